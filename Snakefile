@@ -1,0 +1,23 @@
+# stemdlf: deep-learning noise filtering for rapid-scan STEM (Ihara et al. 2022), as a workflow.
+#   snakemake --cores all                                   # embedded synthetic default
+#   snakemake --cores all --configfile config/paper.yaml    # paper scale
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/preprocess.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

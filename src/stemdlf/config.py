@@ -1,0 +1,89 @@
+"""Turning the workflow config into library parameters.
+
+The Snakefile validates the config against ``config/schema.yaml``
+(:func:`snakemake.utils.validate`); the functions here build the library's
+parameter objects from its sections and reject unknown keys themselves, so the
+command line (``stemdlf simulate --config``) is as strict as the workflow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .dcfi import DriftOptions
+from .errors import ConfigError
+from .simulate.params import AcquisitionParams, SimulatorParams, from_dict, to_dict
+
+__all__ = [
+    "load_config",
+    "deep_merge",
+    "simulator_params",
+    "acquisition_params",
+    "drift_options",
+    "SYNTHETIC",
+]
+
+#: The ``datasets.<name>.path`` value that asks for simulated data.
+SYNTHETIC = "synthetic"
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base`` (as Snakemake merges configfiles)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(*paths: str | Path) -> dict[str, Any]:
+    """Load and merge YAML config files, later files overriding earlier ones.
+
+    Raises
+    ------
+    ConfigError
+        If a file is missing or is not a YAML mapping.
+    """
+    config: dict[str, Any] = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: must be a YAML mapping")
+        config = deep_merge(config, data)
+    return config
+
+
+def simulator_params(config: dict[str, Any]) -> SimulatorParams:
+    """:class:`SimulatorParams` from the config's ``simulator:`` section (defaults for what is absent)."""
+    return from_dict(SimulatorParams, config.get("simulator") or {}, "simulator")
+
+
+def acquisition_params(config: dict[str, Any], dataset: str) -> AcquisitionParams:
+    """:class:`AcquisitionParams` from ``datasets.<dataset>.simulate``."""
+    try:
+        section = config["datasets"][dataset]["simulate"]
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"datasets.{dataset}.simulate is missing; it is needed to simulate '{dataset}'") from exc
+    return from_dict(AcquisitionParams, section, f"datasets.{dataset}.simulate")
+
+
+def drift_options(config: dict[str, Any]) -> DriftOptions:
+    """:class:`DriftOptions` from the config's ``dcfi:`` section (``chunk_frames`` is I/O, not registration)."""
+    section = {k: v for k, v in (config.get("dcfi") or {}).items() if k != "chunk_frames"}
+    return from_dict(DriftOptions, section, "dcfi")
+
+
+def simulator_dict(config: dict[str, Any]) -> dict[str, Any]:
+    """The complete simulator physics (defaults filled in) as a plain dict, for rule params."""
+    return to_dict(simulator_params(config))

@@ -1,0 +1,131 @@
+"""Per-FOV file-to-file steps of the workflow: normalisation and DCFI.
+
+Each function reads a FOV's TIFFs in bounded memory (chunks of frames), calls
+the numerical modules, and writes its outputs atomically. The workflow scripts
+only pass paths and parameters to these, so every step can be run and tested
+without Snakemake.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .dcfi import DriftOptions, dcfi_chunked
+from .errors import DataError
+from .normalise import MinMax, apply_minmax, fit_minmax
+from .tiff import atomic_path, iter_frames, read_tiff, tiff_info, write_tiff
+
+__all__ = ["full_roi", "stack_minmax", "normalise_fov", "dcfi_fov", "write_json"]
+
+
+def full_roi(shape: tuple[int, ...]) -> list[int]:
+    """``slow_roi`` [row0, row1, col0, col1] covering a whole (.., H, W) slow-scan grid."""
+    return [0, int(shape[-2]), 0, int(shape[-1])]
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    """Write a JSON file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    return Path(path)
+
+
+def stack_minmax(path: str | Path, low_percentile: float = 0.0, high_percentile: float = 100.0,
+                 chunk: int = 64) -> MinMax:
+    """Min-max transform of a whole uint16 stack, read in chunks.
+
+    Percentiles are exact: uint16 data is summarised by its 65536-bin histogram.
+    """
+    counts = np.zeros(65536, dtype=np.int64)
+    for frames in iter_frames(path, chunk):
+        counts += np.bincount(frames.ravel(), minlength=65536)
+    cdf = np.cumsum(counts) / counts.sum()
+    values = np.arange(65536)
+    low = values[np.searchsorted(cdf, low_percentile / 100.0, side="left")] if low_percentile > 0 else values[counts > 0][0]
+    high = values[min(np.searchsorted(cdf, high_percentile / 100.0, side="left"), 65535)] if high_percentile < 100 else values[counts > 0][-1]
+    if not high > low:
+        raise DataError(path, f"all pixels are {low}: nothing to normalise (blank or saturated acquisition?)")
+    return MinMax(float(low), float(high))
+
+
+def normalise_fov(
+    rapid: str | Path, slow: str | Path, out_rapid: str | Path, out_slow: str | Path, out_json: str | Path,
+    pixel_size_nm: float | None, low_percentile: float = 0.0, high_percentile: float = 100.0, chunk: int = 64,
+) -> dict:
+    """Min-max normalise a FOV's rapid stack (one transform for the whole stack) and slow scan.
+
+    One transform per stack keeps the frames of a FOV on the same intensity scale,
+    as one min-max over "all the images" of the FOV; the slow scan gets its own.
+    Outputs are uint16 on 0..65535, like the paper's 16-bit images.
+
+    Returns
+    -------
+    dict
+        The transforms written to ``out_json``: ``{"rapid": {low, high}, "slow": {low, high}}``.
+    """
+    shape, _ = tiff_info(rapid)
+    rapid_t = stack_minmax(rapid, low_percentile, high_percentile, chunk)
+    write_tiff(out_rapid, (apply_minmax(c, rapid_t, np.uint16) for c in iter_frames(rapid, chunk)),
+               pixel_size_nm, shape=shape, dtype=np.uint16, metadata={"geometry": "rapid"})
+    slow_img = read_tiff(slow)
+    try:
+        slow_t = fit_minmax(slow_img, low_percentile, high_percentile)
+    except ValueError as exc:
+        raise DataError(slow, str(exc)) from exc
+    write_tiff(out_slow, apply_minmax(slow_img, slow_t, np.uint16), pixel_size_nm,
+               metadata={"geometry": "slow", "slow_roi": ",".join(map(str, full_roi(slow_img.shape)))})
+    transforms = {"rapid": rapid_t.to_dict(), "slow": slow_t.to_dict()}
+    write_json(out_json, transforms)
+    return transforms
+
+
+def dcfi_fov(
+    rapid: str | Path, out_dcfi: str | Path, out_shifts: str | Path, out_json: str | Path,
+    pixel_size_nm: float | None, options: DriftOptions = DriftOptions(), supplied: str | Path | None = None,
+    low_percentile: float = 0.0, high_percentile: float = 100.0, chunk: int = 64,
+) -> np.ndarray:
+    """DCFI of one FOV, min-max normalised to uint16, plus its per-frame shifts.
+
+    Parameters
+    ----------
+    rapid : path
+        Raw rapid-scan stack.
+    out_dcfi, out_shifts, out_json : path
+        DCFI image, per-frame shifts CSV (frame, shift_y_px, shift_x_px), normalisation.
+    pixel_size_nm : float or None
+        Calibration written to the TIFF.
+    options : DriftOptions
+    supplied : path, optional
+        The dataset's own dcfi.tif: then it is normalised and used, and only the
+        shifts are estimated.
+    low_percentile, high_percentile : float
+        Normalisation percentiles.
+    chunk : int
+        Frames read at a time.
+
+    Returns
+    -------
+    numpy.ndarray
+        The (frames, 2) shifts.
+    """
+    n = tiff_info(rapid)[0][0]
+    if options.reference_frame >= n:
+        raise DataError(rapid, f"has {n} frames; dcfi.reference_frame {options.reference_frame} does not exist")
+    image, shifts = dcfi_chunked(lambda: iter_frames(rapid, chunk), options, integrate=supplied is None)
+    if supplied is not None:
+        image = read_tiff(supplied).astype(np.float32)
+    try:
+        transform = fit_minmax(image, low_percentile, high_percentile)
+    except ValueError as exc:
+        raise DataError(supplied or rapid, f"DCFI is constant: {exc}") from exc
+    write_tiff(out_dcfi, apply_minmax(image, transform, np.uint16), pixel_size_nm,
+               metadata={"geometry": "rapid", "source": "supplied" if supplied else "computed"})
+    table = pd.DataFrame({"frame": np.arange(n), "shift_y_px": shifts[:, 0], "shift_x_px": shifts[:, 1]})
+    with atomic_path(out_shifts) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4f")
+    write_json(out_json, {"dcfi": transform.to_dict(), "source": "supplied" if supplied else "computed"})
+    return shifts

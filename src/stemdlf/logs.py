@@ -1,0 +1,47 @@
+"""Sending a workflow job's output to its Snakemake log file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["log_to"]
+
+
+@contextlib.contextmanager
+def log_to(path: str | Path | None) -> Iterator[logging.Logger]:
+    """Redirect stdout, stderr and the ``stemdlf`` logger to a log file for the block.
+
+    Parameters
+    ----------
+    path : str or Path or None
+        Log file (created with its folder); None leaves output where it is.
+
+    Yields
+    ------
+    logging.Logger
+        The ``stemdlf`` logger.
+    """
+    logger = logging.getLogger("stemdlf")
+    logger.setLevel(logging.INFO)
+    if path is None:
+        yield logger
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as stream, contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        try:
+            yield logger
+        except BaseException:
+            import traceback
+
+            traceback.print_exc(file=stream)
+            raise
+        finally:
+            logger.removeHandler(handler)

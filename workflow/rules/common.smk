@@ -1,0 +1,99 @@
+# Shared helpers: dataset locations, FOV discovery, input functions, resources.
+import json
+from pathlib import Path
+
+from stemdlf.config import SYNTHETIC, acquisition_params, drift_options, simulator_dict
+from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
+from stemdlf.simulate import synthetic_fov_ids
+from stemdlf.simulate.params import to_dict
+
+DATASETS = list(config["datasets"])
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    fov=FOV_ID_PATTERN,
+
+
+def is_synthetic(dataset):
+    return config["datasets"][dataset]["path"] == SYNTHETIC
+
+
+def dataset_dir(dataset):
+    """Where a dataset's raw frames are: simulated under results/, or the user's folder."""
+    if is_synthetic(dataset):
+        return f"results/data/{dataset}"
+    return config["datasets"][dataset]["path"]
+
+
+def min_fovs(dataset):
+    """FOVs a dataset needs: the split's train + test for the multi-FOV dataset."""
+    if dataset == "multi":
+        return config["split"]["n_train"] + config["split"]["n_test"]
+    return 1
+
+
+_FOVS = {}
+
+
+def fov_ids(dataset):
+    """FOV ids of a dataset. Real data is validated here, from TIFF headers, before any job runs."""
+    if dataset not in _FOVS:
+        if is_synthetic(dataset):
+            n = config["datasets"][dataset]["simulate"]["n_fovs"]
+            if n < min_fovs(dataset):
+                raise ValueError(
+                    f"datasets.{dataset}.simulate.n_fovs is {n} but the split needs "
+                    f"{min_fovs(dataset)} FOVs (split.n_train + split.n_test)"
+                )
+            _FOVS[dataset] = synthetic_fov_ids(n)
+        else:
+            _FOVS[dataset] = validate_dataset(dataset_dir(dataset), min_fovs(dataset)).fov_ids
+    return _FOVS[dataset]
+
+
+def raw(dataset, fov, name):
+    return f"{dataset_dir(dataset)}/fovs/{fov}/{name}"
+
+
+def supplied_dcfi(wildcards):
+    """The dataset's own dcfi.tif when it has one (then DCFI is not recomputed)."""
+    path = Path(raw(wildcards.dataset, wildcards.fov, "dcfi.tif"))
+    return [str(path)] if not is_synthetic(wildcards.dataset) and path.is_file() else []
+
+
+def fov_index(wildcards):
+    return fov_ids(wildcards.dataset).index(wildcards.fov)
+
+
+def acquisition_dict(wildcards):
+    return to_dict(acquisition_params(config, wildcards.dataset))
+
+
+def frames_mb(dataset, bytes_per_px=4, copies=3):
+    """Memory estimate (MB) for a job holding `copies` float copies of one FOV's stack or a DCFI chunk."""
+    if is_synthetic(dataset):
+        sim = config["datasets"][dataset]["simulate"]
+        frames, px = sim["n_frames"], sim["height"] * sim["width"]
+    else:
+        info = validate_dataset(dataset_dir(dataset), 1).fovs[0]
+        frames, px = info.n_frames, info.shape[0] * info.shape[1]
+    frames = min(frames, config["dcfi"]["chunk_frames"])
+    return int(500 + copies * frames * px * bytes_per_px / 1e6)
+
+
+def per_fov(pattern, dataset):
+    return expand(pattern, dataset=dataset, fov=fov_ids(dataset))
+
+
+def preprocess_targets():
+    out = []
+    for dataset in DATASETS:
+        out.append(f"results/validated/{dataset}.json")
+        out += per_fov("results/normalised/{dataset}/{fov}/rapid.tif", dataset)
+        out += per_fov("results/dcfi/{dataset}/{fov}/dcfi.tif", dataset)
+    return out
+
+
+def all_targets():
+    return preprocess_targets()

@@ -1,0 +1,67 @@
+# Per-FOV preprocessing: validation, min-max normalisation, DCFI.
+
+
+rule validate_dataset:
+    input:
+        meta=lambda wc: f"{dataset_dir(wc.dataset)}/dataset.yaml",
+        frames=lambda wc: per_fov(raw(wc.dataset, "{fov}", "rapid.tif"), wc.dataset),
+        slow=lambda wc: per_fov(raw(wc.dataset, "{fov}", "slow.tif"), wc.dataset),
+    output:
+        "results/validated/{dataset}.json",
+    params:
+        path=lambda wc: dataset_dir(wc.dataset),
+        min_fovs=lambda wc: min_fovs(wc.dataset),
+    log:
+        "logs/validate/{dataset}.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/validate_dataset.py"
+
+
+rule normalise_fov:
+    input:
+        validated="results/validated/{dataset}.json",
+        rapid=lambda wc: raw(wc.dataset, wc.fov, "rapid.tif"),
+        slow=lambda wc: raw(wc.dataset, wc.fov, "slow.tif"),
+    output:
+        rapid="results/normalised/{dataset}/{fov}/rapid.tif",
+        slow="results/normalised/{dataset}/{fov}/slow.tif",
+        transforms="results/normalised/{dataset}/{fov}/normalisation.json",
+    params:
+        normalise=config["normalise"],
+        chunk_frames=config["dcfi"]["chunk_frames"],
+    log:
+        "logs/normalise/{dataset}/{fov}.log",
+    benchmark:
+        "benchmarks/normalise/{dataset}/{fov}.tsv"
+    resources:
+        mem_mb=lambda wc: frames_mb(wc.dataset, copies=2),
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/normalise_fov.py"
+
+
+rule dcfi_fov:
+    input:
+        validated="results/validated/{dataset}.json",
+        rapid=lambda wc: raw(wc.dataset, wc.fov, "rapid.tif"),
+        supplied=supplied_dcfi,
+    output:
+        dcfi="results/dcfi/{dataset}/{fov}/dcfi.tif",
+        shifts="results/dcfi/{dataset}/{fov}/shifts.csv",
+        transform="results/dcfi/{dataset}/{fov}/normalisation.json",
+    params:
+        dcfi=config["dcfi"],
+        normalise=config["normalise"],
+    log:
+        "logs/dcfi/{dataset}/{fov}.log",
+    benchmark:
+        "benchmarks/dcfi/{dataset}/{fov}.tsv"
+    resources:
+        mem_mb=lambda wc: frames_mb(wc.dataset, copies=4),
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/dcfi_fov.py"

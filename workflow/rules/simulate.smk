@@ -1,0 +1,37 @@
+# Synthetic datasets: one job per FOV, written in the data-contract layout under results/data/.
+
+
+rule simulate_fov:
+    output:
+        rapid="results/data/{dataset}/fovs/{fov}/rapid.tif",
+        slow="results/data/{dataset}/fovs/{fov}/slow.tif",
+        truth=multiext("results/data/{dataset}/truth/{fov}/", "slow_clean.tif", "distortion.csv", "drift.csv", "fov.yaml"),
+    params:
+        simulator=simulator_dict(config),
+        acquisition=acquisition_dict,
+        fov_index=fov_index,
+        out_dir=lambda wc: f"results/data/{wc.dataset}",
+    log:
+        "logs/simulate/{dataset}/{fov}.log",
+    benchmark:
+        "benchmarks/simulate/{dataset}/{fov}.tsv"
+    resources:
+        mem_mb=lambda wc: frames_mb(wc.dataset, copies=8),
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/simulate_fov.py"
+
+
+rule simulate_meta:
+    output:
+        "results/data/{dataset}/dataset.yaml",
+    params:
+        simulator=simulator_dict(config),
+        acquisition=acquisition_dict,
+    log:
+        "logs/simulate/{dataset}/dataset.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/simulate_meta.py"
