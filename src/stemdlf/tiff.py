@@ -82,7 +82,7 @@ def tiff_info(path: str | Path) -> tuple[tuple[int, ...], np.dtype]:
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
-                raise DataError(path, "TIFF contains no images")
+                raise DataError(path, "not a readable TIFF: no image found (corrupt header or image directory)")
             series = tif.series[0]
             return tuple(int(s) for s in series.shape), np.dtype(series.dtype)
     except DataError:

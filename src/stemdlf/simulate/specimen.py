@@ -226,7 +226,7 @@ def render_specimen(
     for _ in range(n_bend):
         f = smooth_field(shape, length_grid, rng)
         gy, gx = np.gradient(f)
-        slope = float(np.median(np.hypot(gy, gx)))  # field units per grid px
+        slope = max(float(np.median(np.hypot(gy, gx))), 1e-6)  # field units per grid px
         width = rng.uniform(*params.bend_contour_width_nm) * nm * q * FWHM_TO_SIGMA * slope
         level = rng.uniform(-1.0, 1.0)
         bend *= 1.0 - rng.uniform(*params.bend_contour_depth) * np.exp(-0.5 * ((f - level) / width) ** 2)

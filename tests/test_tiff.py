@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import tifffile
+
+from stemdlf.errors import DataError
+from stemdlf.tiff import atomic_path, iter_frames, pixel_size_nm, read_tiff, tiff_info, write_tiff
+
+
+def test_write_records_pixel_size_for_imagej(tmp_path):
+    path = write_tiff(tmp_path / "a.tif", np.zeros((4, 5), np.uint16), pixel_size_nm=2.08)
+    assert pixel_size_nm(path) == pytest.approx(2.08, rel=1e-3)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_imagej and tif.imagej_metadata["unit"] == "nm"
+
+
+def test_streamed_write_equals_array_write(tmp_path):
+    stack = np.arange(7 * 3 * 4, dtype=np.uint16).reshape(7, 3, 4)
+    chunks = (stack[i:i + 3] for i in range(0, 7, 3))
+    write_tiff(tmp_path / "s.tif", chunks, 1.0, shape=stack.shape, dtype=np.uint16)
+    np.testing.assert_array_equal(read_tiff(tmp_path / "s.tif"), stack)
+    assert [c.shape[0] for c in iter_frames(tmp_path / "s.tif", chunk=3)] == [3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate(list(iter_frames(tmp_path / "s.tif", chunk=3))), stack)
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    def chunks():
+        yield np.zeros((2, 2), np.uint16)
+        raise RuntimeError("acquisition interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_tiff(tmp_path / "x.tif", chunks(), 1.0, shape=(3, 2, 2), dtype=np.uint16)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = tmp_path / "t.txt"
+    target.write_text("old")
+    with pytest.raises(ValueError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise ValueError
+    assert target.read_text() == "old"
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
+
+
+@pytest.mark.parametrize("content, problem", [(b"", "empty"), (b"this is not a tiff at all", "not a readable TIFF")])
+def test_bad_files_name_the_file(tmp_path, content, problem):
+    path = tmp_path / "rapid.tif"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=problem) as err:
+        tiff_info(path)
+    assert str(path) in str(err.value)
+
+
+def test_truncated_pixel_data_is_reported(tmp_path):
+    path = tmp_path / "t.tif"
+    tifffile.imwrite(path, np.ones((4, 64, 64), np.uint16))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=str(path)):
+        read_tiff(path)
