@@ -35,7 +35,7 @@ def test_dcfi_averages_noise_away():
     rng = np.random.default_rng(2)
     frames = base + rng.normal(0, 200, (16, *base.shape))
     image, shifts = dcfi(frames, DriftOptions(temporal_window=0))
-    assert np.abs(shifts).max() < 0.1
+    assert np.abs(shifts).max() <= 0.1 + 1e-9  # two quanta of the 1/20 px peak search
     assert np.std(image - base) < 1.3 * 200 / np.sqrt(16)
 
 

@@ -46,7 +46,7 @@ __all__ = [
 
 #: Rapid frames generated and written per chunk.
 CHUNK_FRAMES = 16
-#: Margin (px) rendered around everything the scans sample.
+#: Margin (px) rendered around everything the scans sample (covers line jitter up to ~2 px RMS).
 RENDER_PAD_PX = 12
 
 
@@ -134,13 +134,14 @@ def simulate_fov(
 
     rows = np.arange(h, dtype=np.float64)
     v_off = dist.vertical_offset_px
-    jit = 5 * max(params.rapid.line_jitter_px, params.slow.line_jitter_px)
+    # The rendered region depends on the geometry only (not on the jitter), so two
+    # simulations that differ in one noise knob image the same specimen.
     pad = RENDER_PAD_PX
     region = (
         min(0.0, v_off + drift[:, 0].min()) - pad,
         max(h - 1.0, h - 1.0 + v_off + drift[:, 0].max()) + pad,
-        min(0.0, columns[0] + drift[:, 1].min()) - jit - pad,
-        max(w - 1.0, columns[-1] + drift[:, 1].max()) + jit + pad,
+        min(0.0, columns[0] + drift[:, 1].min()) - pad,
+        max(w - 1.0, columns[-1] + drift[:, 1].max()) + pad,
     )
     specimen = render_specimen(params.specimen, region, acq.pixel_size_nm, np.random.default_rng(spec_ss))
 

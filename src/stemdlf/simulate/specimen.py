@@ -215,7 +215,8 @@ def render_specimen(
         pts = np.stack([c[0] + ly * np.cos(rot) + lx * np.sin(rot), c[1] - ly * np.sin(rot) + lx * np.cos(rot)], 1)
         add_line(pts, t * radius, oscillate=False)
 
-    contrast = ndimage.gaussian_filter(lobe, sigma_lobe) - ndimage.gaussian_filter(core, sigma_core)
+    contrast = (ndimage.gaussian_filter(lobe, sigma_lobe, mode="constant")
+                - ndimage.gaussian_filter(core, sigma_core, mode="constant"))
 
     # Low-frequency thickness background and bend contours.
     length_grid = params.thickness_length_nm * nm * q
