@@ -264,14 +264,15 @@ def test_rapid_scan_blur_is_along_the_fast_scan_direction(tmp_path):
     no_lag = {"fast_time_constant_ns": 0.0, "afterglow_amplitude": 0.0, "afterglow_signal_slope": 0.0}
     frames = {}
     for name, detector in (("lag", {}), ("none", no_lag)):
-        simulate_fov(tmp_path / name, 0, replace(_high_dose(P), detector=detector), acq)
+        simulate_fov(tmp_path / name, 0, replace(_high_dose(P, current_pA=1e6), detector=detector), acq)
         frames[name] = tifffile.imread(tmp_path / name / "fovs/fov000/rapid.tif")[0].astype(float)
 
-    def anisotropy(img):
-        gy, gx = np.gradient(img)
-        return (gx**2).mean() / (gy**2).mean()
-
-    assert anisotropy(frames["lag"]) < 0.7 * anisotropy(frames["none"])
+    gy_lag, gx_lag = np.gradient(frames["lag"])
+    gy_none, gx_none = np.gradient(frames["none"])
+    x_kept = (gx_lag**2).mean() / (gx_none**2).mean()
+    y_kept = (gy_lag**2).mean() / (gy_none**2).mean()
+    # blurring along x also smooths the y-gradients of non-horizontal features, but less
+    assert x_kept < 0.8 and x_kept < y_kept - 0.05, (x_kept, y_kept)
 
 
 def test_unknown_parameter_is_rejected():
