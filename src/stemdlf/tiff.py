@@ -144,7 +144,14 @@ def iter_frames(path: str | Path, chunk: int = 64) -> Iterator[np.ndarray]:
 
 
 def pixel_size_nm(path: str | Path) -> float | None:
-    """Pixel size in nm recorded in a TIFF written by :func:`write_tiff`, or None."""
+    """Pixel size in nm recorded in a TIFF's resolution tags, or None.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, empty or not a TIFF.
+    """
+    tiff_info(path)
     with tifffile.TiffFile(path) as tif:
         ij = tif.imagej_metadata or {}
         tag = tif.pages[0].tags.get("XResolution")

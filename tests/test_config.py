@@ -1,0 +1,108 @@
+import dataclasses
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from conftest import REPO
+from stemdlf.config import acquisition_params, deep_merge, drift_options, load_config, simulator_params
+from stemdlf.dcfi import DriftOptions
+from stemdlf.errors import ConfigError
+from stemdlf.simulate.params import AcquisitionParams, SimulatorParams
+
+SCHEMA = REPO / "config" / "schema.yaml"
+
+
+def default_config():
+    return load_config(REPO / "config" / "config.yaml")
+
+
+@pytest.mark.parametrize("extra", [[], ["config/paper.yaml"], ["tests/config/tiny.yaml"]])
+def test_shipped_configs_validate(extra):
+    config = load_config(REPO / "config" / "config.yaml", *(REPO / e for e in extra))
+    validate(config, str(SCHEMA))
+    simulator_params(config)
+    for name in config["datasets"]:
+        acquisition_params(config, name)
+    drift_options(config)
+
+
+@pytest.mark.parametrize("path, value", [
+    (("split", "n_tran"), 3),
+    (("simulator", "beam", "current"), 3),
+    (("datasets", "multi", "simulate", "frames"), 3),
+    (("dcfi", "window"), 3),
+    (("extra_section",), {}),
+])
+def test_schema_rejects_unknown_keys(path, value):
+    config = default_config()
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(WorkflowError, match=path[-1]):
+        validate(config, str(SCHEMA))
+
+
+def test_schema_rejects_bad_values():
+    config = default_config()
+    config["split"]["n_train"] = 0
+    with pytest.raises(WorkflowError):
+        validate(config, str(SCHEMA))
+
+
+def _schema_keys(node):
+    return set(node.get("properties", {}))
+
+
+def test_schema_documents_exactly_the_library_parameters():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    sim = schema["properties"]["simulator"]["properties"]
+    defaults = SimulatorParams()
+    for group in ("specimen", "beam", "detector", "scan_distortion"):
+        fields = {f.name for f in dataclasses.fields(getattr(defaults, group))}
+        assert _schema_keys(sim[group]) == fields, group
+    scan_mode = schema["$defs"]["scan_mode"]
+    assert _schema_keys(scan_mode) == {f.name for f in dataclasses.fields(defaults.rapid)}
+    acq = schema["$defs"]["acquisition"]
+    assert _schema_keys(acq) == {f.name for f in dataclasses.fields(AcquisitionParams)}
+    dcfi = schema["properties"]["dcfi"]
+    assert _schema_keys(dcfi) == {f.name for f in dataclasses.fields(DriftOptions)} | {"chunk_frames"}
+
+
+def test_every_key_is_documented_in_config_readme():
+    readme = (REPO / "config" / "README.md").read_text()
+    schema = yaml.safe_load(SCHEMA.read_text())
+    keys = set()
+
+    def walk(node):
+        if "$ref" in node:
+            walk(schema["$defs"][node["$ref"].split("/")[-1]])
+        for key, sub in node.get("properties", {}).items():
+            keys.add(key)
+            walk(sub)
+
+    walk(schema)
+    missing = sorted(k for k in keys if f"`{k}`" not in readme)
+    assert not missing, f"config/README.md does not document {missing}"
+
+
+def test_library_rejects_unknown_keys_too():
+    with pytest.raises(ConfigError, match="n_frame"):
+        acquisition_params({"datasets": {"multi": {"simulate": {"n_frame": 3}}}}, "multi")
+    with pytest.raises(ConfigError, match="datasets.single.simulate"):
+        acquisition_params({"datasets": {}}, "single")
+
+
+def test_deep_merge_overrides_leaves_only():
+    assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
+
+
+def test_load_config_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad)
