@@ -1,0 +1,137 @@
+"""End-to-end runs of the Snakemake workflow on the tiny config, in temporary folders."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+import yaml
+
+from conftest import REPO
+from stemdlf.cli import main as stemdlf_main
+
+pytestmark = pytest.mark.workflow
+WORKFLOW_FILES = ["Snakefile", "config", "workflow", "profiles", "envs"]
+
+
+def copy_workflow(dest):
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    shutil.copy(REPO / "tests/config/tiny.yaml", dest / "tiny.yaml")
+    return dest
+
+
+def snakemake(workdir, *args, check=True):
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def planned(proc):
+    """Job counts from the 'Job stats' table of a dry run."""
+    out = proc.stdout + proc.stderr
+    table = out[out.index("Job stats"):]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
+    snakemake(workdir)
+    return workdir
+
+
+def test_dry_run_lists_per_fov_jobs(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    jobs = planned(snakemake(workdir, "-n"))
+    # tiny.yaml: 5 multi FOVs + 1 single FOV
+    assert jobs["simulate_fov"] == 6 and jobs["normalise_fov"] == 6 and jobs["dcfi_fov"] == 6
+    assert jobs["validate_dataset"] == 2
+
+
+def test_lint_is_clean(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", "tiny.yaml"],
+                          cwd=workdir, capture_output=True, text=True)
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
+def test_full_run_outputs(tiny_run):
+    validated = json.loads((tiny_run / "results/validated/multi.json").read_text())
+    assert [f["fov"] for f in validated["fovs"]] == [f"fov{i:03d}" for i in range(5)]
+    dcfi = tifffile.imread(tiny_run / "results/dcfi/multi/fov000/dcfi.tif")
+    rapid = tifffile.imread(tiny_run / "results/normalised/multi/fov000/rapid.tif")
+    assert dcfi.shape == (64, 64) and rapid.shape == (6, 64, 64)
+    assert rapid.min() == 0 and rapid.max() == 65535
+    assert (tiny_run / "results/dcfi/single/fov000/shifts.csv").read_text().count("\n") == 13
+    assert (tiny_run / "logs/dcfi/multi/fov000.log").is_file()
+    assert (tiny_run / "benchmarks/dcfi/multi/fov000.tsv").is_file()
+    # nothing is written outside results/, logs/, benchmarks/ (and Snakemake's own .snakemake/)
+    assert {p.name for p in tiny_run.iterdir()} <= set(WORKFLOW_FILES) | {
+        "tiny.yaml", "results", "logs", "benchmarks", ".snakemake"}
+
+
+def test_changing_dcfi_settings_reruns_only_dcfi(tiny_run):
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n"))
+    config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    config["dcfi"] = {"upsample_factor": 10}
+    changed = tiny_run / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    jobs = planned(snakemake(tiny_run, "-n", "--configfile", "changed.yaml"))
+    assert jobs.pop("dcfi_fov") == 6
+    assert set(jobs) <= {"all"}
+
+
+def test_real_data_layout_runs_through_the_same_command(tmp_path):
+    data = tmp_path / "mydata"
+    assert stemdlf_main(["simulate", str(data), "--n-fovs", "5", "--n-frames", "4", "--size", "48",
+                         "--quiet", "--seed", "3"]) == 0
+    shutil.rmtree(data / "truth")  # real data has no ground truth
+    supplied = tifffile.imread(data / "fovs/fov002/rapid.tif").mean(axis=0).astype(np.uint16)
+    tifffile.imwrite(data / "fovs/fov002/dcfi.tif", supplied)
+    workdir = copy_workflow(tmp_path / "wf")
+    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    config["datasets"]["multi"] = {"path": str(data)}
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    snakemake(workdir)
+    assert not (workdir / "results/data/multi").exists()
+    info = json.loads((workdir / "results/dcfi/multi/fov002/normalisation.json").read_text())
+    assert info["source"] == "supplied"
+    assert json.loads((workdir / "results/dcfi/multi/fov001/normalisation.json").read_text())["source"] == "computed"
+
+
+def test_bad_real_data_stops_before_any_job_naming_the_file(tmp_path):
+    data = tmp_path / "mydata"
+    stemdlf_main(["simulate", str(data), "--n-fovs", "5", "--n-frames", "3", "--size", "32", "--quiet"])
+    tifffile.imwrite(data / "fovs/fov003/slow.tif", np.zeros((32, 32), np.float32))
+    workdir = copy_workflow(tmp_path / "wf")
+    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    config["datasets"]["multi"] = {"path": str(data)}
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(workdir, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "fov003/slow.tif" in out and "dtype is float32" in out
+    assert not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["dcfi"].update(windw=3), "windw"),
+    (lambda c: c["split"].update(n_train=10), "split needs 12 FOVs"),
+])
+def test_bad_config_stops_with_a_clear_message(tmp_path, edit, message):
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    config.setdefault("dcfi", {})
+    edit(config)
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(workdir, "-n", check=False)
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr
