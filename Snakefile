@@ -15,6 +15,7 @@ validate(config, "config/schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/distortion.smk"
 
 
 rule all:

@@ -23,6 +23,7 @@ __all__ = [
     "simulator_params",
     "acquisition_params",
     "drift_options",
+    "distortion_options",
     "SYNTHETIC",
 ]
 
@@ -82,6 +83,15 @@ def drift_options(config: dict[str, Any]) -> DriftOptions:
     """:class:`DriftOptions` from the config's ``dcfi:`` section (``chunk_frames`` is I/O, not registration)."""
     section = {k: v for k, v in (config.get("dcfi") or {}).items() if k != "chunk_frames"}
     return from_dict(DriftOptions, section, "dcfi")
+
+
+def distortion_options(config: dict[str, Any]):
+    """:class:`~stemdlf.distortion.DistortionOptions` from the ``distortion:`` section (estimator settings only)."""
+    from .distortion import DistortionOptions
+
+    skip = {"method", "reference", "compare", "align_frames"}
+    section = {k: v for k, v in (config.get("distortion") or {}).items() if k not in skip}
+    return from_dict(DistortionOptions, section, "distortion")
 
 
 def simulator_dict(config: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,9 @@ without Snakemake.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,11 @@ from .errors import DataError
 from .normalise import MinMax, apply_minmax, fit_minmax
 from .tiff import atomic_path, iter_frames, read_tiff, tiff_info, write_tiff
 
-__all__ = ["full_roi", "stack_minmax", "normalise_fov", "dcfi_fov", "write_json"]
+if TYPE_CHECKING:
+    from .distortion import Distortion
+
+__all__ = ["full_roi", "stack_minmax", "normalise_fov", "dcfi_fov", "write_json", "estimate_distortion_from_files",
+           "correct_fov"]
 
 
 def full_roi(shape: tuple[int, ...]) -> list[int]:
@@ -129,3 +135,89 @@ def dcfi_fov(
         table.to_csv(tmp, index=False, float_format="%.4f")
     write_json(out_json, {"dcfi": transform.to_dict(), "source": "supplied" if supplied else "computed"})
     return shifts
+
+
+def estimate_distortion_from_files(
+    fovs: dict[str, tuple[str | Path, str | Path]], method: str, options, reference: str | None,
+) -> "Distortion":
+    """Estimate a distortion profile from FOV files.
+
+    Parameters
+    ----------
+    fovs : dict
+        FOV id -> (normalised DCFI path, normalised slow path), the candidate FOVs.
+    method : {"paper", "dp"}
+    options : DistortionOptions
+    reference : str or None
+        Estimate on this FOV alone; None combines every FOV robustly (per-column
+        median), skipping FOVs whose match is too poor as long as half remain.
+
+    Returns
+    -------
+    Distortion
+    """
+    from .distortion import DistortionQualityError, combine_profiles, estimate_distortion
+
+    log = logging.getLogger("stemdlf")
+    if reference is not None:
+        dcfi_path, slow_path = fovs[reference]
+        d = estimate_distortion(read_tiff(dcfi_path).astype(np.float64), read_tiff(slow_path).astype(np.float64),
+                                method, options, where=f"FOV {reference}")
+        d.info["reference"] = reference
+        return d
+    profiles, skipped = [], {}
+    for fov, (dcfi_path, slow_path) in fovs.items():
+        try:
+            profiles.append(estimate_distortion(read_tiff(dcfi_path).astype(np.float64),
+                                                read_tiff(slow_path).astype(np.float64), method, options,
+                                                where=f"FOV {fov}"))
+        except DistortionQualityError as exc:
+            skipped[fov] = str(exc)
+            log.warning("skipping %s", exc)
+    if len(profiles) < max(1, len(fovs) / 2):
+        raise DistortionQualityError(
+            f"only {len(profiles)} of {len(fovs)} FOVs gave a trustworthy distortion estimate; "
+            f"first problem: {next(iter(skipped.values()), '')}")
+    combined = combine_profiles(profiles)
+    combined.info.update(reference="global", fovs=sorted(set(fovs) - set(skipped)), skipped=skipped,
+                         seconds=float(sum(p.info["seconds"] for p in profiles)))
+    return combined
+
+
+def correct_fov(
+    distortion: "Distortion", rapid: str | Path, dcfi: str | Path, slow: str | Path, shifts: str | Path | None,
+    out_rapid: str | Path, out_dcfi: str | Path, out_slow: str | Path, pixel_size_nm: float | None,
+    chunk: int = 64,
+) -> list[int]:
+    """Resample a FOV's normalised rapid frames and DCFI into slow-scan geometry.
+
+    Frames are also registered onto the DCFI's reference frame with their DCFI
+    shifts (one interpolation), so every training pair is aligned. Outputs are
+    float32 on the 0..65535 scale, cropped to ``slow_roi``, which is recorded in
+    the TIFF metadata; the slow scan is cropped to the same region.
+
+    Returns
+    -------
+    list of int
+        ``slow_roi``.
+    """
+    roi = distortion.slow_roi
+    md = {"geometry": "slow", "slow_roi": ",".join(map(str, roi))}
+    all_shifts = None if shifts is None else pd.read_csv(shifts)[["shift_y_px", "shift_x_px"]].to_numpy()
+    n, h, w = tiff_info(rapid)[0]
+    if (h, w) != tuple(distortion.rapid_shape):
+        raise DataError(rapid, f"frames are {h}x{w} but the distortion profile is for "
+                        f"{distortion.rapid_shape[0]}x{distortion.rapid_shape[1]} frames")
+
+    def chunks():
+        start = 0
+        for frames in iter_frames(rapid, chunk):
+            part = None if all_shifts is None else all_shifts[start:start + len(frames)]
+            yield distortion.apply(frames, part)
+            start += len(frames)
+
+    shape = (n, roi[1] - roi[0], roi[3] - roi[2])
+    write_tiff(out_rapid, chunks(), pixel_size_nm, shape=shape, dtype=np.float32, metadata=md)
+    write_tiff(out_dcfi, distortion.apply(read_tiff(dcfi).astype(np.float32)), pixel_size_nm, metadata=md)
+    write_tiff(out_slow, distortion.crop_slow(read_tiff(slow)).astype(np.float32), pixel_size_nm, metadata=md)
+    return roi

@@ -95,5 +95,61 @@ def preprocess_targets():
     return out
 
 
+
+
+# --- split and distortion -----------------------------------------------------------
+from stemdlf.split import split_fovs
+
+SPLIT = split_fovs(fov_ids("multi"), config["split"]["n_train"], config["split"]["n_test"], config["split"]["seed"])
+ESTIMATOR_SCOPES = ["reference", "global"]
+ESTIMATOR_METHODS = ["paper", "dp"]
+
+
+def fixed_reference():
+    """The configured reference FOV id, or None for auto/global."""
+    ref = config["distortion"]["reference"]
+    if ref in ("auto", "global"):
+        return None
+    if ref not in fov_ids("multi"):
+        raise ValueError(f"distortion.reference '{ref}' is not a FOV of the multi dataset "
+                         f"(FOVs: {', '.join(fov_ids('multi')[:10])}...); use a FOV id, auto or global")
+    return ref
+
+
+def selected_estimator():
+    scope = "global" if config["distortion"]["reference"] == "global" else "reference"
+    return f"{config['distortion']['method']}-{scope}"
+
+
+def estimators():
+    if config["distortion"]["compare"]:
+        return [f"{m}-{s}" for m in ESTIMATOR_METHODS for s in ESTIMATOR_SCOPES]
+    return [selected_estimator()]
+
+
+def train_files(pattern):
+    return expand(pattern, dataset="multi", fov=SPLIT["train"])
+
+
+def distortion_settings():
+    return {k: v for k, v in config["distortion"].items() if k not in ("compare", "align_frames")}
+
+
+def truth_files(wildcards=None):
+    if not is_synthetic("multi"):
+        return {}
+    base = f"results/data/multi/truth/{SPLIT['train'][0]}"
+    return {"profile_truth": f"{base}/distortion.csv", "facts": f"{base}/fov.yaml"}
+
+
+def distortion_targets():
+    out = ["results/split.yaml", "results/distortion/profile.csv", "results/distortion/diagnostic.png"]
+    if config["distortion"]["compare"]:
+        out.append("results/distortion/comparison.csv")
+    for dataset in DATASETS:
+        out += per_fov("results/corrected/{dataset}/{fov}/rapid.tif", dataset)
+    return out
+
+
 def all_targets():
-    return preprocess_targets()
+    return preprocess_targets() + distortion_targets()

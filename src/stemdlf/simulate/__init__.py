@@ -28,7 +28,7 @@ import yaml
 from tqdm import tqdm
 
 from ..tiff import atomic_path, write_tiff
-from .detector import adc_transfer, count_electrons, electrons_per_us, time_response
+from .detector import adc_transfer, count_electrons, electrons_per_us, registration_delay_px, time_response
 from .params import AcquisitionParams, SimulatorParams, from_dict, to_dict
 from .scan import mean_rapid_pitch, rapid_columns, sample_drift, true_distortion_profile
 from .specimen import SpecimenGrid, render_specimen
@@ -186,6 +186,11 @@ def simulate_fov(
         "vertical_offset_px": float(v_off),
         "mean_rapid_pitch_px": pitch,
         "rapid_line_jitter_px": float(params.rapid.line_jitter_px),
+        # Shift of features along +x caused by the detector lag at this FOV's background
+        # transmission: image registration finds the profile plus this constant.
+        "detector_delay_px": registration_delay_px(
+            params.detector, params.rapid.dwell_us, specimen.summary["background_transmission"],
+            params.specimen.core_width_nm / acq.pixel_size_nm / pitch),
         "specimen": specimen.summary,
     }
     with atomic_path(truth_dir / "fov.yaml") as tmp:

@@ -1,0 +1,140 @@
+# Train/test split and scan-distortion correction (paper Methods, "Distortion Correction").
+
+
+wildcard_constraints:
+    method="paper|dp",
+    scope="reference|global",
+
+
+rule split:
+    input:
+        "results/validated/multi.json",
+    output:
+        "results/split.yaml",
+    params:
+        split=SPLIT,
+        settings=config["split"],
+    log:
+        "logs/split.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/write_split.py"
+
+
+rule choose_reference:
+    input:
+        slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
+    output:
+        "results/distortion/reference.json",
+    params:
+        fovs=SPLIT["train"],
+        fixed=fixed_reference(),
+        highpass_px=config["distortion"]["highpass_px"],
+    log:
+        "logs/distortion/choose_reference.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/choose_reference.py"
+
+
+rule estimate_distortion:
+    input:
+        reference="results/distortion/reference.json",
+        dcfi=train_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
+        slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
+    output:
+        profile="results/distortion/estimates/{method}-{scope}/profile.csv",
+        view="results/distortion/estimates/{method}-{scope}/view.json",
+    params:
+        fovs=SPLIT["train"],
+        settings=distortion_settings(),
+    log:
+        "logs/distortion/estimate_{method}-{scope}.log",
+    benchmark:
+        "benchmarks/distortion/estimate_{method}-{scope}.tsv"
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/estimate_distortion.py"
+
+
+rule select_distortion:
+    input:
+        profile=f"results/distortion/estimates/{selected_estimator()}/profile.csv",
+        view=f"results/distortion/estimates/{selected_estimator()}/view.json",
+    output:
+        profile="results/distortion/profile.csv",
+        view="results/distortion/view.json",
+    log:
+        "logs/distortion/select.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/select_distortion.py"
+
+
+rule compare_distortion:
+    input:
+        unpack(truth_files),
+        estimates=expand("results/distortion/estimates/{estimator}/profile.csv", estimator=estimators()),
+    output:
+        "results/distortion/comparison.csv",
+    params:
+        estimators=estimators(),
+    log:
+        "logs/distortion/compare.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/compare_distortion.py"
+
+
+rule distortion_figure:
+    input:
+        unpack(truth_files),
+        profile="results/distortion/profile.csv",
+        view="results/distortion/view.json",
+        reference="results/distortion/reference.json",
+        dcfi=train_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
+        slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
+    output:
+        png="results/distortion/diagnostic.png",
+        pdf="results/distortion/diagnostic.pdf",
+    params:
+        fovs=SPLIT["train"],
+    log:
+        "logs/distortion/figure.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/distortion_figure.py"
+
+
+rule correct_fov:
+    input:
+        profile="results/distortion/profile.csv",
+        view="results/distortion/view.json",
+        validated="results/validated/{dataset}.json",
+        rapid="results/normalised/{dataset}/{fov}/rapid.tif",
+        slow="results/normalised/{dataset}/{fov}/slow.tif",
+        dcfi="results/dcfi/{dataset}/{fov}/dcfi.tif",
+        shifts="results/dcfi/{dataset}/{fov}/shifts.csv",
+    output:
+        rapid="results/corrected/{dataset}/{fov}/rapid.tif",
+        dcfi="results/corrected/{dataset}/{fov}/dcfi.tif",
+        slow="results/corrected/{dataset}/{fov}/slow.tif",
+    params:
+        align_frames=config["distortion"]["align_frames"],
+        chunk_frames=config["dcfi"]["chunk_frames"],
+    log:
+        "logs/correct/{dataset}/{fov}.log",
+    benchmark:
+        "benchmarks/correct/{dataset}/{fov}.tsv"
+    resources:
+        mem_mb=lambda wc: frames_mb(wc.dataset, copies=3),
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/correct_fov.py"

@@ -1,0 +1,18 @@
+"""Diagnostic figure of the distortion correction (rule distortion_figure)."""
+import json
+
+import pandas as pd
+
+from stemdlf.distortion import Distortion
+from stemdlf.figures import distortion_diagnostic, save_figure
+from stemdlf.logs import log_to
+from stemdlf.tiff import read_tiff
+
+with log_to(snakemake.log[0]):
+    distortion = Distortion.load(snakemake.input.profile, snakemake.input.view)
+    fov = json.loads(open(snakemake.input.reference).read())["reference"]
+    i = list(snakemake.params.fovs).index(fov)
+    truth = pd.read_csv(snakemake.input.profile_truth)["rapid_x"].to_numpy() if "profile_truth" in snakemake.input.keys() else None
+    fig = distortion_diagnostic(distortion, read_tiff(snakemake.input.dcfi[i]).astype(float),
+                                read_tiff(snakemake.input.slow[i]).astype(float), fov, truth)
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)
