@@ -55,6 +55,8 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     # tiny.yaml: 5 multi FOVs + 1 single FOV
     assert jobs["simulate_fov"] == 6 and jobs["normalise_fov"] == 6 and jobs["dcfi_fov"] == 6
     assert jobs["validate_dataset"] == 2
+    assert jobs["correct_fov"] == 6
+    assert jobs["estimate_distortion"] == 4  # paper/dp x reference/global, compared side by side
 
 
 def test_lint_is_clean(tmp_path):
@@ -79,20 +81,50 @@ def test_full_run_outputs(tiny_run):
         "tiny.yaml", "results", "logs", "benchmarks", ".snakemake"}
 
 
-def test_changing_dcfi_settings_reruns_only_dcfi(tiny_run):
+def replan(workdir, section, value):
+    config = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    config[section] = value
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
+    return planned(snakemake(workdir, "-n", "--configfile", "changed.yaml"))
+
+
+def test_changing_dcfi_settings_reruns_dcfi_and_what_depends_on_it(tiny_run):
     assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n"))
-    config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
-    config["dcfi"] = {"upsample_factor": 10}
-    changed = tiny_run / "changed.yaml"
-    changed.write_text(yaml.safe_dump(config))
-    jobs = planned(snakemake(tiny_run, "-n", "--configfile", "changed.yaml"))
-    assert jobs.pop("dcfi_fov") == 6
-    assert set(jobs) <= {"all"}
+    jobs = replan(tiny_run, "dcfi", {"upsample_factor": 10})
+    assert jobs["dcfi_fov"] == 6
+    assert "normalise_fov" not in jobs and "simulate_fov" not in jobs
+
+
+def test_changing_the_distortion_method_replans_only_the_selection_downstream(tiny_run):
+    jobs = replan(tiny_run, "distortion", {"method": "paper"})
+    assert set(jobs) == {"select_distortion", "distortion_figure", "correct_fov", "all"}
+    assert jobs["correct_fov"] == 6
+
+
+def test_distortion_outputs(tiny_run):
+    import pandas as pd
+
+    from stemdlf.distortion import Distortion
+
+    d = Distortion.load(tiny_run / "results/distortion/profile.csv", tiny_run / "results/distortion/view.json")
+    r0, r1, c0, c1 = d.slow_roi
+    corrected = tifffile.imread(tiny_run / "results/corrected/multi/fov000/rapid.tif")
+    slow = tifffile.imread(tiny_run / "results/corrected/multi/fov000/slow.tif")
+    assert corrected.shape == (6, r1 - r0, c1 - c0) and slow.shape == corrected.shape[1:]
+    assert corrected.dtype == np.float32
+    with tifffile.TiffFile(tiny_run / "results/corrected/single/fov000/dcfi.tif") as tif:
+        assert tif.imagej_metadata["slow_roi"] == f"{r0},{r1},{c0},{c1}"
+    table = pd.read_csv(tiny_run / "results/distortion/comparison.csv")
+    assert set(table["estimator"]) == {"paper-reference", "paper-global", "dp-reference", "dp-global"}
+    assert table["rms_px"].notna().all()
+    split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
+    assert len(split["train"]) == 3 and len(split["test"]) == 2
+    assert (tiny_run / "results/distortion/diagnostic.pdf").stat().st_size > 0
 
 
 def test_real_data_layout_runs_through_the_same_command(tmp_path):
     data = tmp_path / "mydata"
-    assert stemdlf_main(["simulate", str(data), "--n-fovs", "5", "--n-frames", "4", "--size", "48",
+    assert stemdlf_main(["simulate", str(data), "--n-fovs", "5", "--n-frames", "4", "--size", "64",
                          "--quiet", "--seed", "3"]) == 0
     shutil.rmtree(data / "truth")  # real data has no ground truth
     supplied = tifffile.imread(data / "fovs/fov002/rapid.tif").mean(axis=0).astype(np.uint16)

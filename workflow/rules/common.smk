@@ -15,6 +15,16 @@ wildcard_constraints:
     fov=FOV_ID_PATTERN,
 
 
+def canonical(value):
+    """Key-sorted copy of a config section: Snakemake compares params by their repr, so the
+    same settings in another key order (e.g. from another config file) must not rerun jobs."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def is_synthetic(dataset):
     return config["datasets"][dataset]["path"] == SYNTHETIC
 
@@ -132,7 +142,9 @@ def train_files(pattern):
 
 
 def distortion_settings():
-    return {k: v for k, v in config["distortion"].items() if k not in ("compare", "align_frames")}
+    """The estimator settings (method and scope come from the wildcards, the reference from reference.json)."""
+    skip = ("method", "reference", "compare", "align_frames")
+    return canonical({k: v for k, v in config["distortion"].items() if k not in skip})
 
 
 def truth_files(wildcards=None):

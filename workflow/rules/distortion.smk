@@ -12,8 +12,8 @@ rule split:
     output:
         "results/split.yaml",
     params:
-        split=SPLIT,
-        settings=config["split"],
+        split=canonical(SPLIT),
+        settings=canonical(config["split"]),
     log:
         "logs/split.log",
     conda:

@@ -29,7 +29,7 @@ rule normalise_fov:
         slow="results/normalised/{dataset}/{fov}/slow.tif",
         transforms="results/normalised/{dataset}/{fov}/normalisation.json",
     params:
-        normalise=config["normalise"],
+        normalise=canonical(config["normalise"]),
         chunk_frames=config["dcfi"]["chunk_frames"],
     log:
         "logs/normalise/{dataset}/{fov}.log",
@@ -53,8 +53,8 @@ rule dcfi_fov:
         shifts="results/dcfi/{dataset}/{fov}/shifts.csv",
         transform="results/dcfi/{dataset}/{fov}/normalisation.json",
     params:
-        dcfi=config["dcfi"],
-        normalise=config["normalise"],
+        dcfi=canonical(config["dcfi"]),
+        normalise=canonical(config["normalise"]),
     log:
         "logs/dcfi/{dataset}/{fov}.log",
     benchmark:

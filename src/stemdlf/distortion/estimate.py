@@ -123,6 +123,10 @@ def strip_search(view_matched: np.ndarray, slow: np.ndarray, width: int,
         p_s += int(best)
         knots_s.append(float(p_s))
         knots_d.append(float(p_d))
+    # The remainder, narrower than a strip, ends where view matching put the right edge.
+    if knots_s[-1] < w - 1 and knots_d[-1] < w - 1:
+        knots_s.append(float(w - 1))
+        knots_d.append(float(w - 1))
     return np.asarray(knots_s), np.asarray(knots_d)
 
 
@@ -283,10 +287,14 @@ def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
     rapid_rows, slow_rows = _aligned_rows(stretched, np.asarray(slow, np.float64), view.row_offset)
     info: dict = {"method": method, "view": view.__dict__ | {"min_zncc": view.min_zncc}}
     if method == "paper":
+        # PSNR of the strips is computed on band-passed images: rapid and slow backgrounds
+        # differ (detector transfer), and on raw intensities the greedy search can prefer a
+        # wrong stretch that matches the background better than the dislocations.
+        bp_rows, bp_slow = (bandpass(rapid_rows, options.highpass_px), bandpass(slow_rows, options.highpass_px))
         lo, hi, step = options.strip_widths
         best = None
         for width in range(lo, hi + 1, step):
-            knots_s, knots_d = strip_search(rapid_rows, slow_rows, width, options.stretch_range)
+            knots_s, knots_d = strip_search(bp_rows, bp_slow, width, options.stretch_range)
             matched = _profile_from_knots(knots_s, knots_d, w)
             score = _final_psnr(dcfi, slow, matched, lin, view.row_offset)
             if best is None or score > best[0]:

@@ -71,7 +71,7 @@ def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max
     dcfi, slow : numpy.ndarray
         (H, W) images.
     template_width : int
-        Width of the edge templates (px); the paper uses 50.
+        Width of the edge templates (px); the paper uses 50. At most a third of the width is used.
     max_row_offset : int
         Largest vertical offset searched (px).
     highpass_px : float
@@ -82,7 +82,8 @@ def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max
     ViewMatch
     """
     h, w = slow.shape
-    m = max_row_offset
+    template_width = min(template_width, w // 3)  # small frames: keep the edge templates at the edges
+    m = min(max_row_offset, h // 4)
     rows = slice(m, h - m)
     dcfi = bandpass(dcfi, highpass_px).astype(np.float32)
     slow = bandpass(slow, highpass_px).astype(np.float32)
