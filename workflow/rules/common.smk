@@ -43,23 +43,27 @@ def min_fovs(dataset):
     return 1
 
 
-_FOVS = {}
+_INFO = {}
+
+
+def dataset_info(dataset):
+    """Validated header facts of a real dataset, checked once per run before any job (cached)."""
+    if dataset not in _INFO:
+        _INFO[dataset] = validate_dataset(dataset_dir(dataset), min_fovs(dataset))
+    return _INFO[dataset]
 
 
 def fov_ids(dataset):
     """FOV ids of a dataset. Real data is validated here, from TIFF headers, before any job runs."""
-    if dataset not in _FOVS:
-        if is_synthetic(dataset):
-            n = config["datasets"][dataset]["simulate"]["n_fovs"]
-            if n < min_fovs(dataset):
-                raise ValueError(
-                    f"datasets.{dataset}.simulate.n_fovs is {n} but the split needs "
-                    f"{min_fovs(dataset)} FOVs (split.n_train + split.n_test)"
-                )
-            _FOVS[dataset] = synthetic_fov_ids(n)
-        else:
-            _FOVS[dataset] = validate_dataset(dataset_dir(dataset), min_fovs(dataset)).fov_ids
-    return _FOVS[dataset]
+    if not is_synthetic(dataset):
+        return dataset_info(dataset).fov_ids
+    n = config["datasets"][dataset]["simulate"]["n_fovs"]
+    if n < min_fovs(dataset):
+        raise ValueError(
+            f"datasets.{dataset}.simulate.n_fovs is {n} but the split needs "
+            f"{min_fovs(dataset)} FOVs (split.n_train + split.n_test)"
+        )
+    return synthetic_fov_ids(n)
 
 
 def raw(dataset, fov, name):
@@ -86,7 +90,7 @@ def frames_mb(dataset, bytes_per_px=4, copies=3):
         sim = config["datasets"][dataset]["simulate"]
         frames, px = sim["n_frames"], sim["height"] * sim["width"]
     else:
-        info = validate_dataset(dataset_dir(dataset), 1).fovs[0]
+        info = dataset_info(dataset).fovs[0]
         frames, px = info.n_frames, info.shape[0] * info.shape[1]
     frames = min(frames, config["dcfi"]["chunk_frames"])
     return int(500 + copies * frames * px * bytes_per_px / 1e6)
