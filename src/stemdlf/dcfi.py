@@ -30,6 +30,8 @@ from scipy.signal import savgol_filter
 from skimage.filters import window
 from skimage.registration import phase_cross_correlation
 
+from .filters import bandpass
+
 __all__ = ["DriftOptions", "register_to_template", "estimate_drift", "dcfi_chunked", "shift_frames", "dcfi"]
 
 
@@ -55,11 +57,7 @@ class DriftOptions:
 
 def _prepare(frame: np.ndarray, options: DriftOptions, win: np.ndarray | float) -> np.ndarray:
     """Band-pass, zero-mean and window one image for correlation."""
-    f = np.asarray(frame, dtype=np.float64)
-    if options.smoothing_px > 0:
-        f = ndimage.gaussian_filter(f, options.smoothing_px)
-    if options.highpass_px > 0:
-        f = f - ndimage.gaussian_filter(f, options.highpass_px)
+    f = bandpass(frame, options.smoothing_px, options.highpass_px)
     return (f - f.mean()) * win
 
 

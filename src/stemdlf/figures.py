@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .distortion import Distortion  # noqa: E402
-from .distortion.view import bandpass  # noqa: E402
+from .filters import bandpass  # noqa: E402
 from .tiff import atomic_path  # noqa: E402
 
 __all__ = ["save_figure", "distortion_diagnostic"]

@@ -28,7 +28,8 @@ from scipy import ndimage
 from scipy.interpolate import CubicSpline, make_smoothing_spline
 
 from .profile import Distortion, psnr_db, zncc
-from .view import ViewMatch, bandpass, linear_columns, match_view
+from ..filters import bandpass
+from .view import ViewMatch, linear_columns, match_view
 
 __all__ = ["DistortionOptions", "estimate_distortion", "strip_search", "dp_profile", "heterogeneity_score",
            "combine_profiles", "DistortionQualityError"]
@@ -161,8 +162,8 @@ def dp_profile(view_matched: np.ndarray, slow: np.ndarray, window: int = 4, max_
     numpy.ndarray
         (W,) view-matched column for every slow column.
     """
-    a = bandpass(slow, highpass_px)
-    b = bandpass(view_matched, highpass_px)
+    a = bandpass(slow, highpass_px=highpass_px)
+    b = bandpass(view_matched, highpass_px=highpass_px)
     a = (a - a.mean(axis=0)) / (a.std(axis=0) + 1e-9)
     b = (b - b.mean(axis=0)) / (b.std(axis=0) + 1e-9)
     c1 = a.T @ b / a.shape[0]  # (W_slow, W_rapid) column ZNCC
@@ -212,8 +213,8 @@ def refine_row_offset(dcfi: np.ndarray, slow: np.ndarray, rapid_x: np.ndarray, m
     """
     h, w = slow.shape
     ok = np.isfinite(rapid_x) & (rapid_x >= 0) & (rapid_x <= w - 1)
-    corrected = bandpass(_resample_columns(np.asarray(dcfi, np.float64), rapid_x[ok]), highpass_px)
-    ref = bandpass(slow, highpass_px)[:, ok]
+    corrected = bandpass(_resample_columns(np.asarray(dcfi, np.float64), rapid_x[ok]), highpass_px=highpass_px)
+    ref = bandpass(slow, highpass_px=highpass_px)[:, ok]
     m = max_offset
     scores = []
     for o in range(-m, m + 1):
@@ -238,7 +239,7 @@ def heterogeneity_score(slow: np.ndarray, block: int = 32, highpass_px: float = 
     (coefficient of variation of the block structure energies), where structure
     energy is the variance of the band-passed image.
     """
-    hp = bandpass(slow, highpass_px)
+    hp = bandpass(slow, highpass_px=highpass_px)
     h, w = hp.shape
     nb_y, nb_x = h // block, w // block
     blocks = hp[:nb_y * block, :nb_x * block].reshape(nb_y, block, nb_x, block).var(axis=(1, 3))
@@ -290,7 +291,8 @@ def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
         # PSNR of the strips is computed on band-passed images: rapid and slow backgrounds
         # differ (detector transfer), and on raw intensities the greedy search can prefer a
         # wrong stretch that matches the background better than the dislocations.
-        bp_rows, bp_slow = (bandpass(rapid_rows, options.highpass_px), bandpass(slow_rows, options.highpass_px))
+        bp_rows = bandpass(rapid_rows, highpass_px=options.highpass_px)
+        bp_slow = bandpass(slow_rows, highpass_px=options.highpass_px)
         lo, hi, step = options.strip_widths
         best = None
         for width in range(lo, hi + 1, step):

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 from skimage.feature import match_template
 
-__all__ = ["ViewMatch", "bandpass", "match_view", "linear_columns"]
+from ..filters import bandpass
+
+__all__ = ["ViewMatch", "match_view", "linear_columns"]
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,6 @@ def linear_columns(width: int, left: float, right: float) -> np.ndarray:
     return left + np.arange(width) * (right - left) / (width - 1)
 
 
-def bandpass(image: np.ndarray, highpass_px: float = 8.0) -> np.ndarray:
-    """Gaussian band-pass (sigma 1 px minus sigma ``highpass_px``): keeps the dislocations,
-    drops the backgrounds and bend contours, which differ between rapid and slow scans."""
-    image = np.asarray(image, np.float64)
-    smooth = ndimage.gaussian_filter(image, 1.0)
-    return smooth - ndimage.gaussian_filter(image, highpass_px) if highpass_px > 0 else smooth
-
-
 def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max_row_offset: int = 16,
                highpass_px: float = 8.0) -> ViewMatch:
     """Match the slow-scan field of view in a rapid DCFI (both normalised, same shape).
@@ -75,7 +68,7 @@ def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max
     max_row_offset : int
         Largest vertical offset searched (px).
     highpass_px : float
-        Band-pass before matching (:func:`bandpass`; 0: smoothing only).
+        Band-pass before matching (:func:`stemdlf.filters.bandpass`; 0: smoothing only).
 
     Returns
     -------
@@ -85,8 +78,8 @@ def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max
     template_width = min(template_width, w // 3)  # small frames: keep the edge templates at the edges
     m = min(max_row_offset, h // 4)
     rows = slice(m, h - m)
-    dcfi = bandpass(dcfi, highpass_px).astype(np.float32)
-    slow = bandpass(slow, highpass_px).astype(np.float32)
+    dcfi = bandpass(dcfi, highpass_px=highpass_px).astype(np.float32)
+    slow = bandpass(slow, highpass_px=highpass_px).astype(np.float32)
     # Horizontal: edge templates (central rows, so any vertical offset within m still overlaps).
     left_scores = match_template(dcfi, slow[rows, :template_width])  # (2m+1, W - tw + 1)
     right_scores = match_template(dcfi, slow[rows, w - template_width:])
