@@ -45,6 +45,15 @@ def test_schema_rejects_unknown_keys(path, value):
         validate(config, str(SCHEMA))
 
 
+def test_synthetic_dataset_needs_its_acquisition():
+    config = default_config()
+    del config["datasets"]["single"]["simulate"]
+    with pytest.raises(WorkflowError, match="simulate"):
+        validate(config, str(SCHEMA))
+    config["datasets"]["single"]["path"] = "/data/my_single_fov"  # real data needs none
+    validate(config, str(SCHEMA))
+
+
 def test_schema_rejects_bad_values():
     config = default_config()
     config["split"]["n_train"] = 0

@@ -22,7 +22,7 @@ from .normalise import MinMax, apply_minmax, fit_minmax
 from .tiff import atomic_path, iter_frames, read_tiff, tiff_info, write_tiff
 
 if TYPE_CHECKING:
-    from .distortion import Distortion
+    from .distortion import Distortion, DistortionOptions
 
 __all__ = ["full_roi", "stack_minmax", "normalise_fov", "dcfi_fov", "write_json", "estimate_distortion_from_files",
            "correct_fov"]
@@ -138,7 +138,8 @@ def dcfi_fov(
 
 
 def estimate_distortion_from_files(
-    fovs: dict[str, tuple[str | Path, str | Path]], method: str, options, reference: str | None,
+    fovs: dict[str, tuple[str | Path, str | Path]], method: str, options: "DistortionOptions",
+    reference: str | None,
 ) -> "Distortion":
     """Estimate a distortion profile from FOV files.
 
@@ -159,18 +160,20 @@ def estimate_distortion_from_files(
     from .distortion import DistortionQualityError, combine_profiles, estimate_distortion
 
     log = logging.getLogger("stemdlf")
+
+    def estimate(fov: str) -> "Distortion":
+        dcfi_path, slow_path = fovs[fov]
+        return estimate_distortion(read_tiff(dcfi_path).astype(np.float64), read_tiff(slow_path).astype(np.float64),
+                                   method, options, where=f"FOV {fov}")
+
     if reference is not None:
-        dcfi_path, slow_path = fovs[reference]
-        d = estimate_distortion(read_tiff(dcfi_path).astype(np.float64), read_tiff(slow_path).astype(np.float64),
-                                method, options, where=f"FOV {reference}")
+        d = estimate(reference)
         d.info["reference"] = reference
         return d
     profiles, skipped = [], {}
-    for fov, (dcfi_path, slow_path) in fovs.items():
+    for fov in fovs:
         try:
-            profiles.append(estimate_distortion(read_tiff(dcfi_path).astype(np.float64),
-                                                read_tiff(slow_path).astype(np.float64), method, options,
-                                                where=f"FOV {fov}"))
+            profiles.append(estimate(fov))
         except DistortionQualityError as exc:
             skipped[fov] = str(exc)
             log.warning("skipping %s", exc)

@@ -1,8 +1,7 @@
 # Shared helpers: dataset locations, FOV discovery, input functions, resources.
-import json
 from pathlib import Path
 
-from stemdlf.config import SYNTHETIC, acquisition_params, drift_options, simulator_dict
+from stemdlf.config import SYNTHETIC, acquisition_params, simulator_dict
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
 from stemdlf.simulate import synthetic_fov_ids
 from stemdlf.simulate.params import to_dict
