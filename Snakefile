@@ -16,6 +16,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/distortion.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

@@ -115,3 +115,20 @@ def test_load_config_errors_name_the_file(tmp_path):
     bad.write_text("- a list")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(bad)
+
+
+def test_variant_settings_merge_shared_training_keys():
+    from stemdlf.config import variant_settings
+
+    config = {"training": {"epochs": 10, "batch_size": 16, "validation_fraction": 0.25, "model": {"depth": 2, "base_filters": 8}},
+              "variants": {"A": {"dataset": "single", "target": "slow", "frames": 100, "lr": 1e-5, "epochs": 3,
+                                 "model": {"depth": 3}},
+                           "B": {"dataset": "multi", "target": "dcfi", "frames": "all", "lr": 1e-3, "epochs": 5,
+                                 "corrected": False}}}
+    a, b = variant_settings(config, "A"), variant_settings(config, "B")
+    assert a["frames"] == 100 and b["frames"] is None
+    assert a["corrected"] is True and b["corrected"] is False
+    assert a["validation_fraction"] == 0.25
+    assert a["training"] == {"epochs": 3, "batch_size": 16, "lr": 1e-5, "model": {"depth": 3, "base_filters": 8}}
+    with pytest.raises(ConfigError, match="variants.C is not in the config"):
+        variant_settings(config, "C")

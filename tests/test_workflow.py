@@ -57,6 +57,8 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["validate_dataset"] == 2
     assert jobs["correct_fov"] == 6
     assert jobs["estimate_distortion"] == 4  # paper/dp x reference/global, compared side by side
+    # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500: one training and one denoising each
+    assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 7 and jobs["learning_curve"] == 7
 
 
 def test_lint_is_clean(tmp_path):
@@ -97,8 +99,11 @@ def test_changing_dcfi_settings_reruns_dcfi_and_what_depends_on_it(tiny_run):
 
 def test_changing_the_distortion_method_replans_only_the_selection_downstream(tiny_run):
     jobs = replan(tiny_run, "distortion", {"method": "paper"})
-    assert set(jobs) == {"select_distortion", "distortion_figure", "correct_fov", "all"}
+    assert set(jobs) == {"select_distortion", "distortion_figure", "correct_fov", "train_variant", "learning_curve",
+                         "denoise_variant", "all"}
     assert jobs["correct_fov"] == 6
+    # every variant trained on corrected frames retrains; DLF-Slow-uncorrected does not
+    assert jobs["train_variant"] == 6 and jobs["denoise_variant"] == 7
 
 
 def test_distortion_outputs(tiny_run):
@@ -158,6 +163,9 @@ def test_bad_real_data_stops_before_any_job_naming_the_file(tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c["dcfi"].update(windw=3), "windw"),
     (lambda c: c["split"].update(n_train=10), "split needs 12 FOVs"),
+    (lambda c: c["variants"]["DLF-Slow"].update(lrr=1e-3), "lrr"),
+    (lambda c: c["variants"]["DLF-100"].update(frames=50), "variants.DLF-100.frames is 50 but datasets.single has 12"),
+    (lambda c: c["training"].update(augment="hflip"), "hflip"),
 ])
 def test_bad_config_stops_with_a_clear_message(tmp_path, edit, message):
     workdir = copy_workflow(tmp_path)
@@ -167,3 +175,60 @@ def test_bad_config_stops_with_a_clear_message(tmp_path, edit, message):
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(workdir, "-n", check=False)
     assert proc.returncode != 0 and message in proc.stdout + proc.stderr
+
+
+def test_training_and_denoising_outputs(tiny_run):
+    import pandas as pd
+
+    from stemdlf.denoise import load_model
+
+    split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
+    slow = tifffile.imread(tiny_run / f"results/corrected/multi/{split['test'][0]}/slow.tif")
+    for variant in ["DLF-Slow", "DLF-DCFI", "DLF-Slow-uncorrected", "DLF-100", "DLF-2500"]:
+        model = load_model(tiny_run / f"results/models/{variant}/model.keras")
+        assert model.input_shape[-1] == 1
+        history = pd.read_csv(tiny_run / f"results/models/{variant}/history.csv")
+        assert list(history["epoch"]) == [1, 2]
+        assert (tiny_run / f"results/models/{variant}/learning_curve.pdf").is_file()
+        for fov in split["test"]:
+            with tifffile.TiffFile(tiny_run / f"results/denoised/{variant}/{fov}.tif") as tif:
+                denoised = tif.asarray()
+                assert tif.imagej_metadata["variant"] == variant
+            assert denoised.shape == (6, *slow.shape) and denoised.dtype == np.float32
+    summary = json.loads((tiny_run / "results/models/DLF-100/training.json").read_text())
+    assert summary["frames"] == 3 and summary["train_fovs"] == summary["validation_fovs"] == ["fov000"]
+    summary = json.loads((tiny_run / "results/models/DLF-Slow/training.json").read_text())
+    assert len(summary["train_fovs"]) == 2 and len(summary["validation_fovs"]) == 1  # 3 training FOVs, 20%
+    assert not set(summary["train_fovs"] + summary["validation_fovs"]) & set(split["test"])
+    assert not (tiny_run / "results/checkpoints").exists() or not any((tiny_run / "results/checkpoints").iterdir())
+
+
+def test_changing_one_variant_replans_only_that_variant(tiny_run):
+    config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-500": {"frames": 6, "epochs": 2, "lr": 2.0e-3}})
+    assert jobs == {"train_variant": 1, "denoise_variant": 1, "learning_curve": 1, "all": 1}
+    proc = snakemake(tiny_run, "-n", "--configfile", "changed.yaml")
+    assert set(re.findall(r"variant=([\w.+-]+)", proc.stdout + proc.stderr)) == {"DLF-500"}
+
+
+def test_a_killed_training_resumes_when_the_workflow_is_rerun(tiny_run):
+    from stemdlf.patches import training_pairs
+    from stemdlf.train import TrainingSettings, train_model
+
+    summary = json.loads((tiny_run / "results/models/DLF-DCFI/training.json").read_text())
+    settings = TrainingSettings.from_dict(summary["settings"])
+    fovs = summary["fovs"]
+    rapid = [tiny_run / f"results/corrected/multi/{f}/rapid.tif" for f in fovs]
+    target = [tiny_run / f"results/corrected/multi/{f}/dcfi.tif" for f in fovs]
+    pairs = training_pairs(rapid, target, fovs, None, summary["validation_fraction"], settings.patch_size,
+                           settings.seed)
+    for name in ("model.keras", "history.csv", "training.json"):  # the job was killed: no outputs
+        (tiny_run / f"results/models/DLF-DCFI/{name}").unlink()
+    train_model(*pairs, settings, tiny_run / "x.keras", tiny_run / "x.csv", tiny_run / "results/checkpoints/DLF-DCFI",
+                log=lambda line: None, stop_after_epoch=1)
+    snakemake(tiny_run)
+    log = (tiny_run / "logs/train/DLF-DCFI.log").read_text()
+    assert "resuming from the checkpoint after epoch 1" in log
+    assert "epoch 2/2" in log and "epoch 1/2" not in log
+    assert (tiny_run / "results/models/DLF-DCFI/model.keras").is_file()
+    assert not (tiny_run / "results/checkpoints/DLF-DCFI").exists()

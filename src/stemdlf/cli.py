@@ -5,6 +5,7 @@
     stemdlf simulate OUT_DIR [--config FILE ...] [--dataset multi|single] [--seed N]
     stemdlf validate DATASET_DIR [--min-fovs N]
     stemdlf dcfi RAPID.tif -o DCFI.tif [--shifts SHIFTS.csv]
+    stemdlf denoise MODEL.keras INPUT.tif -o OUTPUT.tif [--normalise] [--distortion DIR]
 """
 
 from __future__ import annotations
@@ -65,6 +66,43 @@ def _dcfi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _denoise(args: argparse.Namespace) -> int:
+    from .denoise import denoise_stack
+    from .tiff import tiff_info
+
+    shape, dtype = tiff_info(args.input)
+    steps = []
+    if args.normalise:
+        if dtype.kind != "u" or dtype.itemsize > 2:
+            raise DataError(args.input, f"--normalise expects raw uint8/uint16 frames, the dtype is {dtype}")
+        from .fov import stack_minmax
+        from .normalise import apply_minmax
+
+        transform = stack_minmax(args.input, args.low_percentile, args.high_percentile, chunk=args.chunk)
+        steps.append(lambda frames: apply_minmax(frames, transform))
+    metadata = {"model": Path(args.model).name}
+    if args.distortion:
+        from .distortion import Distortion
+
+        folder = Path(args.distortion)
+        distortion = Distortion.load(folder / "profile.csv", folder / "view.json")
+        if tuple(shape[-2:]) != tuple(distortion.rapid_shape):
+            raise DataError(args.input, f"frames are {shape[-2]}x{shape[-1]} but the distortion profile in {folder} "
+                            f"is for {distortion.rapid_shape[0]}x{distortion.rapid_shape[1]} rapid frames")
+        steps.append(distortion.apply)
+        metadata.update(geometry="slow", slow_roi=",".join(map(str, distortion.slow_roi)))
+
+    def prepare(frames):
+        for step in steps:
+            frames = step(frames)
+        return frames
+
+    denoise_stack(args.model, args.input, args.output, batch_size=args.batch_size, chunk_frames=args.chunk,
+                  prepare=prepare, metadata=metadata, progress=not args.quiet)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stemdlf", description=__doc__.split("\n")[1])
     parser.add_argument("--version", action="version", version=f"stemdlf {__version__}")
@@ -93,6 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-frame", type=int, default=0)
     p.add_argument("--chunk", type=int, default=64, help="frames read at a time")
     p.set_defaults(func=_dcfi)
+
+    p = sub.add_parser("denoise", help="apply a trained filter (.keras) to every frame of a TIFF stack",
+                       description="Apply a trained filter to every frame of a TIFF stack, in chunks. The model "
+                       "expects what it was trained on: min-max normalised frames (--normalise does this for a "
+                       "raw stack) in slow-scan geometry (--distortion applies the workflow's profile).")
+    p.add_argument("model", help="trained filter, e.g. results/models/DLF-Slow/model.keras")
+    p.add_argument("input", help="(frames, H, W) or (H, W) TIFF")
+    p.add_argument("-o", "--output", required=True, help="float32 TIFF to write (0..65535 scale)")
+    p.add_argument("--normalise", action="store_true", help="min-max normalise the raw stack first (as the workflow)")
+    p.add_argument("--low-percentile", type=float, default=0.0, help="with --normalise (default 0)")
+    p.add_argument("--high-percentile", type=float, default=100.0, help="with --normalise (default 100)")
+    p.add_argument("--distortion", metavar="DIR",
+                   help="folder with profile.csv and view.json (e.g. results/distortion): correct scan distortion first")
+    p.add_argument("--batch-size", type=int, default=8, help="frames per model call (default 8)")
+    p.add_argument("--chunk", type=int, default=64, help="frames read and written at a time (default 64)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_denoise)
     return parser
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "acquisition_params",
     "drift_options",
     "distortion_options",
+    "variant_settings",
     "SYNTHETIC",
 ]
 
@@ -97,3 +98,33 @@ def distortion_options(config: dict[str, Any]):
 def simulator_dict(config: dict[str, Any]) -> dict[str, Any]:
     """The complete simulator physics (defaults filled in) as a plain dict, for rule params."""
     return to_dict(simulator_params(config))
+
+
+#: Keys of a variant that say what it trains on; the rest are :class:`~stemdlf.train.TrainingSettings`.
+VARIANT_DATA_KEYS = ("dataset", "target", "frames", "corrected", "validation_fraction")
+
+
+def variant_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """One training variant's complete settings: ``training:`` defaults overridden by ``variants.<name>``.
+
+    Returns
+    -------
+    dict
+        ``dataset``, ``target``, ``frames`` (int or None for all), ``corrected``,
+        ``validation_fraction`` and ``training`` (a :class:`~stemdlf.train.TrainingSettings` dict).
+
+    Raises
+    ------
+    ConfigError
+        If the variant is not in the config.
+    """
+    variants = config.get("variants") or {}
+    if name not in variants:
+        raise ConfigError(f"variants.{name} is not in the config (variants: {', '.join(variants)})")
+    merged = deep_merge(config.get("training") or {}, variants[name])
+    data = {key: merged.pop(key, None) for key in VARIANT_DATA_KEYS}
+    data["frames"] = None if data["frames"] in (None, "all") else int(data["frames"])
+    data["corrected"] = True if data["corrected"] is None else bool(data["corrected"])
+    data["validation_fraction"] = 0.2 if data["validation_fraction"] is None else data["validation_fraction"]
+    data["training"] = merged
+    return data

@@ -14,7 +14,7 @@ from .distortion import Distortion  # noqa: E402
 from .filters import bandpass  # noqa: E402
 from .tiff import atomic_path  # noqa: E402
 
-__all__ = ["save_figure", "distortion_diagnostic"]
+__all__ = ["save_figure", "distortion_diagnostic", "learning_curve"]
 
 
 def save_figure(fig: plt.Figure, path_png: str | Path, path_pdf: str | Path | None = None) -> None:
@@ -86,4 +86,27 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
         ax.set_ylabel("intensity (0..65535)")
         ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def learning_curve(history: "pd.DataFrame", variant: str) -> plt.Figure:
+    """Training and validation loss per epoch (log scale), best epoch marked.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Columns ``epoch``, ``loss``, ``val_loss`` (MSE on the 0..1 scale).
+    variant : str
+        Title.
+    """
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    ax.plot(history["epoch"], history["loss"], "o-", ms=3, label="training")
+    ax.plot(history["epoch"], history["val_loss"], "s-", ms=3, label="validation")
+    best = history.loc[history["val_loss"].idxmin()]
+    ax.axvline(best["epoch"], color="0.6", ls=":", label=f"best (epoch {int(best['epoch'])})")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (intensity / 65535)")
+    ax.set_title(variant)
+    ax.legend(frameon=False)
     return fig

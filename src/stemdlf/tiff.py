@@ -29,14 +29,21 @@ __all__ = [
 ]
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     """Yield a temporary path beside ``path`` and move it into place on success.
 
     Parameters
     ----------
     path : str or Path
         Final destination. Its parent folder is created if needed.
+    suffix : str
+        Ending of the temporary name (writers that insist on an extension,
+        such as Keras's ``.keras``, get e.g. ``".part.keras"``).
 
     Yields
     ------
@@ -45,9 +52,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield tmp_path
         os.replace(tmp_path, path)

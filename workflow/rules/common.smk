@@ -166,5 +166,93 @@ def distortion_targets():
     return out
 
 
+
+
+# --- training variants and denoising ------------------------------------------------
+from stemdlf.config import variant_settings
+
+VARIANTS = list(config["variants"])
+
+
+def variant(name):
+    return variant_settings(config, name)
+
+
+def frames_per_fov(dataset):
+    """Rapid frames per FOV (the fewest over FOVs for real data)."""
+    if is_synthetic(dataset):
+        return config["datasets"][dataset]["simulate"]["n_frames"]
+    return min(f.n_frames for f in dataset_info(dataset).fovs)
+
+
+def variant_fovs(name):
+    """Training FOVs of a variant: the split's training FOVs, or every FOV of the single-FOV dataset."""
+    dataset = variant(name)["dataset"]
+    return SPLIT["train"] if dataset == "multi" else fov_ids(dataset)
+
+
+for _name in VARIANTS:
+    _v = variant(_name)
+    if _v["frames"] is not None and _v["frames"] > frames_per_fov(_v["dataset"]):
+        raise ValueError(f"variants.{_name}.frames is {_v['frames']} but datasets.{_v['dataset']} has "
+                         f"{frames_per_fov(_v['dataset'])} rapid frames per FOV")
+
+
+def rapid_file(dataset, fov, corrected):
+    stage = "corrected" if corrected else "normalised"
+    return f"results/{stage}/{dataset}/{fov}/rapid.tif"
+
+
+def target_file(dataset, fov, target, corrected):
+    if corrected:
+        return f"results/corrected/{dataset}/{fov}/{target}.tif"
+    return f"results/normalised/{dataset}/{fov}/slow.tif" if target == "slow" else f"results/dcfi/{dataset}/{fov}/dcfi.tif"
+
+
+def training_inputs(wildcards):
+    v, fovs = variant(wildcards.variant), variant_fovs(wildcards.variant)
+    return {
+        "rapid": [rapid_file(v["dataset"], fov, v["corrected"]) for fov in fovs],
+        "target": [target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs],
+    }
+
+
+def training_params(wildcards):
+    """Exactly what one variant's training uses: its merged settings and its FOVs."""
+    return canonical({**variant(wildcards.variant), "fovs": variant_fovs(wildcards.variant)})
+
+
+def training_mb(wildcards):
+    """Memory (MB): the framework, targets in memory, the validation patches (rapid stacks are memory-mapped)."""
+    v = variant(wildcards.variant)
+    dataset, t = v["dataset"], v["training"]
+    if is_synthetic(dataset):
+        sim = config["datasets"][dataset]["simulate"]
+        px = sim["height"] * sim["width"]
+    else:
+        shape = dataset_info(dataset).fovs[0].shape
+        px = shape[0] * shape[1]
+    targets = len(variant_fovs(wildcards.variant)) * px * 4
+    patches = 2 * (t["validation_patches"] + t["batch_size"] * 10) * t["patch_size"] ** 2 * 4
+    return int(2000 + (targets + patches) / 1e6)
+
+
+def denoise_inputs(wildcards):
+    v = variant(wildcards.variant)
+    return {
+        "model": f"results/models/{wildcards.variant}/model.keras",
+        "rapid": [rapid_file("multi", fov, v["corrected"]) for fov in SPLIT["test"]],
+        "view": "results/distortion/view.json",
+    }
+
+
+def training_targets():
+    out = []
+    for name in VARIANTS:
+        out += [f"results/models/{name}/model.keras", f"results/models/{name}/learning_curve.png"]
+        out += expand("results/denoised/{variant}/{fov}.tif", variant=name, fov=SPLIT["test"])
+    return out
+
+
 def all_targets():
-    return preprocess_targets() + distortion_targets()
+    return preprocess_targets() + distortion_targets() + training_targets()

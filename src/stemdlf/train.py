@@ -1,0 +1,223 @@
+"""Training a denoising U-Net on rapid/target patch pairs, resumable after a kill.
+
+One call of :func:`train_model` trains one variant (DLF-Slow, DLF-DCFI, DLF-100 ...):
+random patches from the training pairs, MSE loss, Adam, a fixed validation set of
+patches from held-out FOVs (or rows), best weights by ``val_loss``.
+
+Each epoch ends with a checkpoint in ``checkpoint_dir`` (the model with its
+optimizer state, the history so far and the best weights), committed by writing
+``state.json`` last. A run killed mid-training resumes from the last committed
+epoch; because every epoch's patches are drawn from a generator seeded by
+``(seed, epoch)``, the resumed run sees the same patches an uninterrupted run
+would. The final model file is written (atomically) only when training completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .patches import AUGMENTATIONS, TrainingPair, sample_patches
+from .tiff import atomic_path
+from .unet import UNetSettings, build_unet
+
+__all__ = ["TrainingSettings", "train_model", "HISTORY_COLUMNS"]
+
+HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_psnr_db", "seconds"]
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Everything that determines a training run (its fingerprint for resuming).
+
+    Attributes
+    ----------
+    lr : float
+        Adam learning rate (paper: 1e-3 multi-FOV, 1e-5 / 5e-6 single-FOV).
+    epochs, steps_per_epoch : int
+        Training length; each step is one batch.
+    batch_size : int
+        Patches per step.
+    patch_size : int
+        Patch height and width (paper: 64).
+    validation_patches : int
+        Size of the fixed validation set of patches.
+    augment : str
+        One of :data:`stemdlf.patches.AUGMENTATIONS` (default ``vflip``).
+    seed : int
+        Seeds weights, patch sampling and the validation set.
+    model : UNetSettings
+        Architecture.
+    """
+
+    lr: float = 1e-3
+    epochs: int = 10
+    steps_per_epoch: int = 50
+    batch_size: int = 16
+    patch_size: int = 64
+    validation_patches: int = 256
+    augment: str = "vflip"
+    seed: int = 0
+    model: UNetSettings = field(default_factory=UNetSettings)
+
+    def __post_init__(self) -> None:
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+        if self.patch_size % 2 ** self.model.depth:
+            raise ValueError(f"patch_size {self.patch_size} must be a multiple of 2**depth = {2 ** self.model.depth}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainingSettings:
+        values = dict(values)
+        model = UNetSettings.from_dict(values.pop("model", {}))
+        return cls(model=model, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
+
+
+def _write_history(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows, columns=HISTORY_COLUMNS).to_csv(tmp, index=False)
+
+
+def _epoch_batches(pairs: list[TrainingPair], settings: TrainingSettings, epoch: int):
+    """The epoch's training batches as a Keras PyDataset, seeded by (seed, epoch, batch)."""
+    import keras
+
+    class EpochBatches(keras.utils.PyDataset):
+        def __len__(self) -> int:
+            return settings.steps_per_epoch
+
+        def __getitem__(self, index: int):
+            rng = np.random.default_rng([settings.seed, epoch, index])
+            return sample_patches(pairs, settings.batch_size, settings.patch_size, rng, settings.augment)
+
+    return EpochBatches()
+
+
+def _resume(checkpoint_dir: Path, fingerprint: str):
+    """Model, next epoch, history and best val_loss from a committed checkpoint, or None."""
+    import keras
+
+    state_path = checkpoint_dir / "state.json"
+    if not state_path.is_file():
+        return None
+    state = json.loads(state_path.read_text())
+    if state.get("fingerprint") != fingerprint:
+        return None  # another variant's settings: start afresh
+    model = keras.models.load_model(checkpoint_dir / "checkpoint.keras", safe_mode=True)
+    rows = pd.read_csv(checkpoint_dir / "history.csv").to_dict("records")
+    rows = [r for r in rows if r["epoch"] <= state["epoch"]]
+    return model, state["epoch"], rows, state["best_val_loss"]
+
+
+def train_model(
+    train_pairs: list[TrainingPair],
+    val_pairs: list[TrainingPair],
+    settings: TrainingSettings,
+    model_path: str | Path,
+    history_path: str | Path,
+    checkpoint_dir: str | Path,
+    log: Callable[[str], None] = print,
+    stop_after_epoch: int | None = None,
+) -> dict[str, Any]:
+    """Train (or resume training) one U-Net and write the final model and history.
+
+    Parameters
+    ----------
+    train_pairs, val_pairs : list of TrainingPair
+        Where training and validation patches come from.
+    settings : TrainingSettings
+        Hyper-parameters; their fingerprint guards the checkpoint.
+    model_path : str or Path
+        Final ``.keras`` model (best weights by ``val_loss``), written only at the end.
+    history_path : str or Path
+        Per-epoch CSV with :data:`HISTORY_COLUMNS` (loss in normalised units).
+    checkpoint_dir : str or Path
+        Per-epoch checkpoint; removed when training completes.
+    log : callable
+        Receives one line per epoch.
+    stop_after_epoch : int, optional
+        Return after committing this epoch without finishing (used to test resuming).
+
+    Returns
+    -------
+    dict
+        Summary: epochs, resumed_from, best_epoch, best_val_loss, seconds, parameters.
+    """
+    import keras
+
+    model_path, history_path, checkpoint_dir = Path(model_path), Path(history_path), Path(checkpoint_dir)
+    fingerprint = settings.fingerprint()
+    val_x, val_y = sample_patches(val_pairs, settings.validation_patches, settings.patch_size,
+                                  np.random.default_rng([settings.seed, 2**31]), "none")
+    resumed = _resume(checkpoint_dir, fingerprint)
+    if resumed is None:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        keras.utils.set_random_seed(settings.seed)
+        model = build_unet(settings.model)
+        model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss="mse")
+        start, rows, best = 0, [], float("inf")
+    else:
+        model, start, rows, best = resumed
+        log(f"resuming from the checkpoint after epoch {start} (best val_loss {best:.3g})")
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    for epoch in range(start, settings.epochs):
+        t0 = time.perf_counter()
+        # shuffle=False: batches are random already, and Keras would order them with the global RNG
+        fit = model.fit(_epoch_batches(train_pairs, settings, epoch), epochs=1, shuffle=False,
+                        validation_data=(val_x, val_y), validation_batch_size=settings.batch_size, verbose=0)
+        loss, val_loss = fit.history["loss"][-1], fit.history["val_loss"][-1]
+        rows.append({"epoch": epoch + 1, "loss": loss, "val_loss": val_loss,
+                     "val_psnr_db": 10 * np.log10(1.0 / max(val_loss, 1e-12)),
+                     "seconds": time.perf_counter() - t0})
+        if val_loss < best:
+            best = val_loss
+            with atomic_path(checkpoint_dir / "best.weights.h5", suffix=".part.weights.h5") as tmp:
+                model.save_weights(tmp)
+        _write_history(checkpoint_dir / "history.csv", rows)
+        with atomic_path(checkpoint_dir / "checkpoint.keras", suffix=".part.keras") as tmp:
+            model.save(tmp)
+        _write_json(checkpoint_dir / "state.json",
+                    {"epoch": epoch + 1, "best_val_loss": best, "fingerprint": fingerprint})
+        log(f"epoch {epoch + 1}/{settings.epochs}: loss {loss:.3g}, val_loss {val_loss:.3g} "
+            f"({rows[-1]['val_psnr_db']:.2f} dB), {rows[-1]['seconds']:.1f} s")
+        if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < settings.epochs:
+            return {"stopped_after_epoch": epoch + 1}
+    model.load_weights(checkpoint_dir / "best.weights.h5")
+    best_row = min(rows, key=lambda r: r["val_loss"])
+    _write_history(history_path, rows)
+    with atomic_path(model_path, suffix=".part.keras") as tmp:
+        model.save(tmp)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {
+        "epochs": settings.epochs,
+        "resumed_from_epoch": start,
+        "best_epoch": int(best_row["epoch"]),
+        "best_val_loss": float(best_row["val_loss"]),
+        "seconds_this_run": time.perf_counter() - t_start,
+        "seconds_training": float(sum(r["seconds"] for r in rows)),
+        "parameters": int(model.count_params()),
+        "train_fovs": [p.name for p in train_pairs],
+        "validation_fovs": [p.name for p in val_pairs],
+        "settings": settings.to_dict(),
+        "fingerprint": fingerprint,
+    }

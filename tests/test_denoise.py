@@ -1,0 +1,84 @@
+"""Applying a filter: any frame size, chunked stacks, clear errors, the CLI."""
+
+import numpy as np
+import pytest
+import tifffile
+
+pytest.importorskip("keras")
+
+from stemdlf.cli import main  # noqa: E402
+from stemdlf.denoise import Denoiser, denoise_stack, load_model  # noqa: E402
+from stemdlf.errors import DataError  # noqa: E402
+from stemdlf.tiff import pixel_size_nm, write_tiff  # noqa: E402
+from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def identity_model(tmp_path_factory):
+    """An untrained residual U-Net is exactly the identity: any misplaced pad or crop shows."""
+    path = tmp_path_factory.mktemp("model") / "identity.keras"
+    build_unet(UNetSettings(depth=3, base_filters=4)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("shape", [(37, 50), (3, 64, 64), (5, 17, 9)])
+def test_frames_of_any_size_come_back_in_place(identity_model, shape):
+    frames = np.random.default_rng(0).uniform(0, 65535, shape).astype(np.float32)
+    out = Denoiser(identity_model, batch_size=2)(frames)
+    assert out.shape == frames.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, frames, atol=0.02)
+
+
+def test_a_stack_is_denoised_in_chunks_with_calibration_and_crop(identity_model, tmp_path):
+    frames = np.random.default_rng(1).uniform(0, 65535, (7, 30, 26)).astype(np.float32)
+    write_tiff(tmp_path / "in.tif", frames, pixel_size_nm=2.08)
+    denoise_stack(identity_model, tmp_path / "in.tif", tmp_path / "out.tif", batch_size=3, chunk_frames=2,
+                  crop=[2, 20, 4, 25], metadata={"fov": "fov001"})
+    out = tifffile.imread(tmp_path / "out.tif")
+    np.testing.assert_allclose(out, frames[:, 2:20, 4:25], atol=0.02)
+    assert pixel_size_nm(tmp_path / "out.tif") == pytest.approx(2.08)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.imagej_metadata["fov"] == "fov001"
+
+
+def test_a_non_identity_model_equals_its_direct_call(tmp_path):
+    model = build_unet(UNetSettings(depth=2, base_filters=4, residual=False))
+    x = np.random.default_rng(2).uniform(0, 65535, (2, 32, 32)).astype(np.float32)
+    direct = np.asarray(model(x[..., None] / 65535.0, training=False))[..., 0] * 65535.0
+    np.testing.assert_allclose(Denoiser(model)(x), direct, rtol=1e-4, atol=0.5)
+
+
+def test_bad_model_files_name_the_file(tmp_path):
+    with pytest.raises(DataError, match="nope.keras: model file not found"):
+        load_model(tmp_path / "nope.keras")
+    (tmp_path / "junk.keras").write_text("not a zip")
+    with pytest.raises(DataError, match="junk.keras: not a Keras 3 model archive"):
+        load_model(tmp_path / "junk.keras")
+
+
+def test_cli_denoises_a_raw_stack_with_normalisation(identity_model, tmp_path):
+    raw = np.random.default_rng(3).integers(1000, 5000, (4, 24, 24)).astype(np.uint16)
+    write_tiff(tmp_path / "raw.tif", raw, pixel_size_nm=1.68)
+    assert main(["denoise", str(identity_model), str(tmp_path / "raw.tif"), "-o", str(tmp_path / "clean.tif"),
+                 "--normalise", "--chunk", "3", "--quiet"]) == 0
+    out = tifffile.imread(tmp_path / "clean.tif")
+    expected = (raw - raw.min()) / (raw.max() - raw.min()) * 65535.0
+    np.testing.assert_allclose(out, expected, atol=0.05)
+
+
+def test_cli_reports_a_bad_model_and_exits_2(tmp_path, capsys, identity_model):
+    write_tiff(tmp_path / "raw.tif", np.zeros((2, 8, 8), np.uint16))
+    (tmp_path / "m.keras").write_bytes(b"PK\x03\x04 broken")
+    assert main(["denoise", str(tmp_path / "m.keras"), str(tmp_path / "raw.tif"), "-o", str(tmp_path / "o.tif"),
+                 "--quiet"]) == 2
+    assert "m.keras" in capsys.readouterr().err
+    assert main(["denoise", str(identity_model), str(tmp_path / "missing.tif"), "-o", str(tmp_path / "o.tif"),
+                 "--quiet"]) == 2
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_cli_refuses_to_normalise_float_frames(identity_model, tmp_path, capsys):
+    write_tiff(tmp_path / "f.tif", np.zeros((2, 8, 8), np.float32))
+    assert main(["denoise", str(identity_model), str(tmp_path / "f.tif"), "-o", str(tmp_path / "o.tif"),
+                 "--normalise", "--quiet"]) == 2
+    assert "f.tif: --normalise expects raw uint8/uint16 frames, the dtype is float32" in capsys.readouterr().err

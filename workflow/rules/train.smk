@@ -1,0 +1,67 @@
+# U-Net training variants and denoising of the test FOVs (paper Methods "Deep Learning").
+import re
+
+
+wildcard_constraints:
+    variant="|".join(re.escape(v) for v in VARIANTS),
+
+
+rule train_variant:
+    input:
+        unpack(training_inputs),
+    output:
+        model="results/models/{variant}/model.keras",
+        history="results/models/{variant}/history.csv",
+        summary="results/models/{variant}/training.json",
+    params:
+        settings=training_params,
+        # Per-epoch checkpoints live outside the declared outputs, so a killed job resumes.
+        checkpoint="results/checkpoints/{variant}",
+    threads: 4
+    resources:
+        mem_mb=training_mb,
+    log:
+        "logs/train/{variant}.log",
+    benchmark:
+        "benchmarks/train/{variant}.tsv"
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/train_variant.py"
+
+
+rule learning_curve:
+    input:
+        "results/models/{variant}/history.csv",
+    output:
+        png="results/models/{variant}/learning_curve.png",
+        pdf="results/models/{variant}/learning_curve.pdf",
+    log:
+        "logs/train/{variant}_learning_curve.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/learning_curve.py"
+
+
+rule denoise_variant:
+    input:
+        unpack(denoise_inputs),
+    output:
+        expand("results/denoised/{{variant}}/{fov}.tif", fov=SPLIT["test"]),
+    params:
+        fovs=SPLIT["test"],
+        corrected=lambda wc: variant(wc.variant)["corrected"],
+        batch_size=config["denoise"]["batch_size"],
+        chunk_frames=config["dcfi"]["chunk_frames"],
+    threads: 4
+    resources:
+        mem_mb=lambda wc: frames_mb("multi", copies=4),
+    log:
+        "logs/denoise/{variant}.log",
+    benchmark:
+        "benchmarks/denoise/{variant}.tsv"
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/denoise_variant.py"
