@@ -17,6 +17,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/distortion.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

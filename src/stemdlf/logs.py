@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["log_to"]
+
+
+@contextlib.contextmanager
+def _native_output_to(stream) -> Iterator[None]:
+    """Point file descriptors 1 and 2 at ``stream`` too, so compiled libraries (TensorFlow's
+    C++ logging, BM3D) write into the job's log instead of the workflow's console."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(stream.fileno(), 1)
+        os.dup2(stream.fileno(), 2)
+        yield
+    finally:
+        stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -32,7 +52,8 @@ def log_to(path: str | Path | None) -> Iterator[logging.Logger]:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as stream, contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+    with open(path, "w") as stream, _native_output_to(stream), contextlib.redirect_stdout(stream), \
+            contextlib.redirect_stderr(stream):
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)

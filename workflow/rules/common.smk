@@ -254,5 +254,102 @@ def training_targets():
     return out
 
 
+
+# --- evaluation ---------------------------------------------------------------------
+BASELINES = list(config["evaluate"]["baselines"])
+METHODS = ["rapid", "DCFI"] + VARIANTS + BASELINES
+_clash = set(VARIANTS) & ({"rapid", "DCFI", "CARE"} | {"Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur"})
+if _clash:
+    raise ValueError(f"variant names {sorted(_clash)} are reserved for the evaluation's reference methods")
+
+
+def eval_frames():
+    """First N frames of each test FOV that are evaluated (None: all)."""
+    n = config["evaluate"]["frames"]
+    return None if n == "all" else int(n)
+
+
+def noise_fovs():
+    return SPLIT["train"][: config["evaluate"]["noise_fovs"]]
+
+
+def method_files(method):
+    """Per test FOV, the images of one method in slow-scan geometry."""
+    if method == "rapid":
+        pattern = "results/corrected/multi/{fov}/rapid.tif"
+    elif method == "DCFI":
+        pattern = "results/corrected/multi/{fov}/dcfi.tif"
+    elif method == "slow":
+        pattern = "results/corrected/multi/{fov}/slow.tif"
+    elif method in VARIANTS:
+        pattern = f"results/denoised/{method}/{{fov}}.tif"
+    else:
+        pattern = f"results/baselines/{method}/{{fov}}.tif"
+    return expand(pattern, fov=SPLIT["test"])
+
+
+def metrics_inputs(wildcards):
+    inputs = {
+        "images": method_files(wildcards.method),
+        "slow": expand("results/corrected/multi/{fov}/slow.tif", fov=SPLIT["test"]),
+        "normalisation": expand("results/normalised/multi/{fov}/normalisation.json", fov=SPLIT["test"]),
+        "view": "results/distortion/view.json",
+        "validated": "results/validated/multi.json",
+    }
+    if is_synthetic("multi"):
+        inputs["truth"] = expand("results/data/multi/truth/{fov}/slow_clean.tif", fov=SPLIT["test"])
+    return inputs
+
+
+def evaluated_methods():
+    """Methods in the tables: the references, every variant, every baseline, and (with ground
+    truth) the slow scan itself, whose only metrics are against the truth."""
+    return METHODS + (["slow"] if is_synthetic("multi") else [])
+
+
+def single_fov_variants():
+    """Single-FOV variants, by increasing number of training frames (DLF-100 ... DLF-2500)."""
+    single = [v for v in VARIANTS if variant(v)["dataset"] == "single"]
+    return sorted(single, key=lambda v: variant(v)["frames"] or frames_per_fov("single"))
+
+
+def _test_image(method, fov):
+    return method_files(method)[SPLIT["test"].index(fov)]
+
+
+def figure_labels(wildcards):
+    """What a figure shows: the methods of its images, in panel order."""
+    present = lambda names: [n for n in names if n in METHODS]
+    return {
+        "fig1": present(["rapid", "DCFI", "BM3D"]),
+        "fig2": present(["rapid", "DCFI"]) + ["slow"] + present(["DLF-DCFI", "DLF-Slow"]),
+        "fig3": present(["rapid", "DCFI", "BM3D", "DLF-DCFI", "DLF-Slow"]) + ["slow"],
+        "fig4": single_fov_variants() + ["slow"],
+        "fig5": [],
+    }[wildcards.fig]
+
+
+def figure_inputs(wildcards):
+    """Only the images and tables a figure shows, so a change regenerates only the figures showing it."""
+    fov = SPLIT["test"][0]
+    slow = f"results/corrected/multi/{fov}/slow.tif"
+    images = [slow if m == "slow" else _test_image(m, fov) for m in figure_labels(wildcards)]
+    inputs = {"images": images, "validated": "results/validated/multi.json"}
+    if wildcards.fig == "fig1":
+        inputs.update(dcfi_raw=f"results/dcfi/multi/{fov}/dcfi.tif", slow_raw=f"results/normalised/multi/{fov}/slow.tif",
+                      slow=slow, view="results/distortion/view.json")
+    if wildcards.fig == "fig3":
+        inputs["summary"] = "results/tables/summary.csv"
+    if wildcards.fig == "fig5":
+        inputs.update(profile="results/distortion/profile.csv", view="results/distortion/view.json",
+                      **({"truth": truth_files()["profile_truth"]} if is_synthetic("multi") else {}))
+    return inputs
+
+
+def evaluation_targets():
+    return ["results/tables/summary.md", "results/claims.md"] + expand(
+        "results/figures/{fig}.png", fig=["fig1", "fig2", "fig3", "fig4", "fig5"])
+
+
 def all_targets():
-    return preprocess_targets() + distortion_targets() + training_targets()
+    return preprocess_targets() + distortion_targets() + training_targets() + evaluation_targets()

@@ -1,0 +1,198 @@
+"""The paper's Figures 1-5, redrawn from the workflow's images and tables.
+
+Every function takes arrays and tables (no file reading) and returns a matplotlib figure;
+the workflow writes them with :func:`stemdlf.figures.save_figure`. Images are on the
+0..65535 scale in slow-scan geometry unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from .filters import bandpass  # noqa: E402
+from .metrics import horizontal_spectrum  # noqa: E402
+
+__all__ = ["profile_row", "dislocation_dips", "fig1", "fig2", "fig3", "fig4", "fig5"]
+
+
+def profile_row(slow: np.ndarray) -> int:
+    """The row with the most dislocation contrast (band-passed variance): where line profiles are drawn."""
+    return int(np.argmax(bandpass(np.asarray(slow, np.float64)).var(axis=1)))
+
+
+def dislocation_dips(line: np.ndarray, prominence: float = 4000.0) -> np.ndarray:
+    """Columns of the dislocation dips (dark minima) of a slow-scan line profile."""
+    from scipy.signal import find_peaks
+
+    peaks, _ = find_peaks(-ndimage.gaussian_filter1d(np.asarray(line, np.float64), 1.0), prominence=prominence,
+                          distance=4)
+    return peaks
+
+
+def _fft_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, np.float64)
+    window = np.outer(np.hanning(image.shape[0]), np.hanning(image.shape[1]))
+    return np.log(np.abs(np.fft.fftshift(np.fft.fft2((image - image.mean()) * window))) ** 2 + 1e-6)
+
+
+def _show(ax, image, title, cmap="gray", vmin=0, vmax=65535):
+    ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _mark_dips(ax, dips, x0=0):
+    for d in dips:
+        ax.axvspan(x0 + d - 1.5, x0 + d + 1.5, color="lightblue", alpha=0.5, lw=0)
+
+
+def fig1(dcfi_raw: np.ndarray, slow_raw: np.ndarray, row_offset: int, slow_roi: list[int],
+         corrected: dict[str, np.ndarray], fov: str) -> plt.Figure:
+    """(a) overlay of rapid DCFI and slow before correction; (b, c) line profiles before/after
+    correction with dislocation dips marked; (d) contours of a magnified region.
+
+    Parameters
+    ----------
+    dcfi_raw, slow_raw : numpy.ndarray
+        Normalised DCFI (rapid geometry) and slow scan, before correction.
+    row_offset : int
+        Rows between rapid and slow (``view.json``), to compare the same specimen line.
+    slow_roi : list of int
+        Covered region of the corrected images.
+    corrected : dict
+        ``{"rapid", "DCFI", "BM3D" (optional), "slow"}`` corrected images (one frame each).
+    fov : str
+        Test FOV shown.
+    """
+    from .figures import _rgb
+
+    fig = plt.figure(figsize=(12, 8))
+    grid = fig.add_gridspec(2, 4)
+    ax = fig.add_subplot(grid[0, 0:2])
+    ax.imshow(_rgb(slow_raw, dcfi_raw))
+    ax.set_title(f"(a) {fov}: slow (magenta) over rapid DCFI (green), before correction", fontsize=9)
+    ax.axis("off")
+    slow = corrected["slow"]
+    row = profile_row(slow)
+    r0, _, c0, _ = slow_roi
+    cols = np.arange(c0, c0 + slow.shape[1])
+    dips = dislocation_dips(slow[row])
+    raw_row = int(np.clip(row + r0 + round(row_offset), 0, dcfi_raw.shape[0] - 1))
+    for k, (data, title) in enumerate(((dcfi_raw[raw_row, cols], "(b) before correction"),
+                                       (corrected["DCFI"][row], "(c) after correction"))):
+        ax = fig.add_subplot(grid[0, 2 + k])
+        _mark_dips(ax, dips, c0)
+        ax.plot(cols, slow[row], color="C3", lw=1, label="slow")
+        ax.plot(cols, data, color="C2", lw=1, label="rapid DCFI")
+        ax.set_title(f"{title}, row {row + r0}", fontsize=9)
+        ax.set_xlabel("column (px)")
+        ax.legend(fontsize=7)
+    size = min(48, slow.shape[0], slow.shape[1])
+    y0 = int(np.clip(row - size // 2, 0, slow.shape[0] - size))
+    x0 = int(np.clip((dips[len(dips) // 2] if len(dips) else slow.shape[1] // 2) - size // 2, 0, slow.shape[1] - size))
+    levels = np.linspace(np.percentile(slow, 2), np.percentile(slow, 98), 8)
+    for k, name in enumerate(n for n in ("rapid", "DCFI", "BM3D", "slow") if n in corrected):
+        ax = fig.add_subplot(grid[1, k])
+        crop = ndimage.gaussian_filter(corrected[name][y0:y0 + size, x0:x0 + size].astype(float), 0.5)
+        ax.contour(crop, levels=levels, cmap="viridis", linewidths=0.8)
+        ax.set_aspect("equal")
+        ax.invert_yaxis()
+        ax.set_title(f"(d) {name}: contours, {size}x{size} px", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def fig2(images: dict[str, np.ndarray], fov: str) -> plt.Figure:
+    """Image grid (rapid, DCFI, slow, DLF-DCFI, DLF-Slow, ...) each with its FFT spectrum."""
+    names = list(images)
+    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 5.4), squeeze=False)
+    for k, name in enumerate(names):
+        _show(axes[0, k], images[name], f"({chr(97 + k)}) {name}")
+        spectrum = _fft_image(images[name])
+        _show(axes[1, k], spectrum, "FFT", cmap="magma", vmin=np.percentile(spectrum, 5),
+              vmax=np.percentile(spectrum, 99.9))
+    fig.suptitle(f"Test FOV {fov}, frame 0", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -> plt.Figure:
+    """(a) mean PSNR with sd for every method; (b) line profiles with dips marked; (c) FFT line profiles."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    psnr = summary[summary["metric"] == "psnr"]
+    ax = axes[0]
+    ax.bar(range(len(psnr)), psnr["mean"], yerr=psnr["sd"].fillna(0), color="C0", capsize=3)
+    ax.set_xticks(range(len(psnr)), psnr["method"].astype(str), rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(max(0, psnr["mean"].min() - 3), psnr["mean"].max() + 2)
+    ax.set_ylabel("PSNR vs slow scan (dB)")
+    ax.set_title("(a) PSNR, mean ± sd over test frames", fontsize=9)
+    slow = images["slow"]
+    row = profile_row(slow)
+    dips = dislocation_dips(slow[row])
+    _mark_dips(axes[1], dips)
+    for name, image in images.items():
+        axes[1].plot(image[row], lw=1.2 if name == "slow" else 0.9, label=name,
+                     color="C3" if name == "slow" else None)
+        freq, log_power = horizontal_spectrum(image)
+        scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
+        axes[2].plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=1, label=name,
+                     color="C3" if name == "slow" else None)
+    axes[1].set_title(f"(b) line profiles, {fov} row {row} (dips: light blue)", fontsize=9)
+    axes[1].set_xlabel("column (px)")
+    axes[1].set_ylabel("intensity")
+    axes[1].legend(fontsize=7)
+    axes[2].set_title("(c) FFT line profiles (horizontal, Hanning)", fontsize=9)
+    axes[2].set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "cycles/px")
+    axes[2].set_ylabel("ln |F|²")
+    axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def fig4(images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -> plt.Figure:
+    """Single-FOV variants (DLF-100 ... DLF-2500) and the slow scan, their spectra and FFT line profiles."""
+    names = list(images)
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(2.6 * (len(names) + 1), 5.4), squeeze=False)
+    for k, name in enumerate(names):
+        _show(axes[0, k], images[name], name)
+        spectrum = _fft_image(images[name])
+        _show(axes[1, k], spectrum, "FFT", cmap="magma", vmin=np.percentile(spectrum, 5),
+              vmax=np.percentile(spectrum, 99.9))
+    gs = axes[0, -1].get_gridspec()
+    for ax in axes[:, -1]:
+        ax.remove()
+    ax = fig.add_subplot(gs[:, -1])
+    scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
+    for name, image in images.items():
+        freq, log_power = horizontal_spectrum(image)
+        ax.plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=1, label=name)
+    ax.set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "cycles/px")
+    ax.set_ylabel("ln |F|²")
+    ax.set_title("FFT line profiles", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.suptitle(f"Single-FOV training, tested on {fov}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig5(slow_x: np.ndarray, rapid_x: np.ndarray, true_rapid_x: np.ndarray | None, label: str) -> plt.Figure:
+    """The distortion profile (paper Fig. 5d): rapid column minus slow column along the scan line."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.plot(slow_x, rapid_x - slow_x, label=f"estimated ({label})")
+    if true_rapid_x is not None:
+        ax.plot(slow_x, true_rapid_x - slow_x, "k--", lw=1, label="true (simulator)")
+    ax.set_xlabel("slow-scan column (px)")
+    ax.set_ylabel("rapid column - slow column (px)")
+    ax.set_title("Scan distortion profile")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

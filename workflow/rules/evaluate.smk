@@ -1,0 +1,117 @@
+# Evaluation: baselines, metrics of every method on the test FOVs, tables, the paper's
+# figures and claims (paper Results).
+
+
+wildcard_constraints:
+    method="|".join(re.escape(m) for m in METHODS + ["slow"]),
+    baseline="|".join(re.escape(b) for b in BASELINES) or "none",
+    fig="fig[1-5]",
+
+
+rule noise_model:
+    input:
+        rapid=expand("results/corrected/multi/{fov}/rapid.tif", fov=noise_fovs()),
+        dcfi=expand("results/corrected/multi/{fov}/dcfi.tif", fov=noise_fovs()),
+        slow=expand("results/corrected/multi/{fov}/slow.tif", fov=noise_fovs()),
+    output:
+        "results/baselines/noise_model.npz",
+    params:
+        fovs=noise_fovs(),
+    log:
+        "logs/baselines/noise_model.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/noise_model.py"
+
+
+rule baseline_fov:
+    input:
+        rapid="results/corrected/multi/{fov}/rapid.tif",
+        slow="results/corrected/multi/{fov}/slow.tif",
+        noise="results/baselines/noise_model.npz",
+    output:
+        image="results/baselines/{baseline}/{fov}.tif",
+        tuning="results/baselines/{baseline}/{fov}.json",
+    params:
+        frames=eval_frames(),
+        search_crop_px=config["evaluate"]["search_crop_px"],
+    log:
+        "logs/baselines/{baseline}/{fov}.log",
+    benchmark:
+        "benchmarks/baselines/{baseline}/{fov}.tsv"
+    resources:
+        mem_mb=lambda wc: frames_mb("multi", copies=3),
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/baseline_fov.py"
+
+
+rule metrics_method:
+    input:
+        unpack(metrics_inputs),
+    output:
+        "results/metrics/{method}.csv",
+    params:
+        fovs=SPLIT["test"],
+        frames=eval_frames(),
+    log:
+        "logs/metrics/{method}.log",
+    benchmark:
+        "benchmarks/metrics/{method}.tsv"
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/metrics_method.py"
+
+
+rule tables:
+    input:
+        expand("results/metrics/{method}.csv", method=evaluated_methods()),
+    output:
+        metrics=report("results/tables/metrics.csv", caption="../report/metrics.rst", category="Tables"),
+        summary=report("results/tables/summary.csv", caption="../report/summary.rst", category="Tables"),
+        markdown="results/tables/summary.md",
+    params:
+        methods=evaluated_methods(),
+    log:
+        "logs/tables.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/tables.py"
+
+
+rule claims:
+    input:
+        "results/tables/summary.csv",
+    output:
+        report("results/claims.md", caption="../report/claims.rst", category="Claims"),
+    params:
+        dlf_slow="DLF-Slow",
+        dlf_dcfi="DLF-DCFI",
+        single_fov=single_fov_variants(),
+    log:
+        "logs/claims.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/claims.py"
+
+
+rule figure:
+    input:
+        unpack(figure_inputs),
+    output:
+        png=report("results/figures/{fig}.png", caption="../report/{fig}.rst", category="Figures"),
+        pdf="results/figures/{fig}.pdf",
+    params:
+        fov=SPLIT["test"][0],
+        labels=figure_labels,
+    log:
+        "logs/figures/{fig}.log",
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/figure.py"

@@ -1,0 +1,22 @@
+"""Tune one baseline on a test FOV for the best PSNR and apply it to the evaluated frames (rule baseline_fov)."""
+import numpy as np
+
+from stemdlf.baselines import apply_baseline, tune
+from stemdlf.fov import write_json
+from stemdlf.logs import log_to
+from stemdlf.tiff import pixel_size_nm, read_tiff, write_tiff
+
+with log_to(snakemake.log[0]) as log:
+    method = snakemake.wildcards.baseline
+    noise = np.load(snakemake.input.noise)
+    frames = read_tiff(snakemake.input.rapid)[: snakemake.params.frames]
+    slow = read_tiff(snakemake.input.slow)
+    tuned = tune(method, frames[0], slow, snakemake.params.search_crop_px, noise["psd"], noise["psf"])
+    log.info("%s on %s: parameter %s (PSNR on the tuning crop: %s)", method, snakemake.wildcards.fov,
+             tuned.parameter, {k: round(v, 2) for k, v in tuned.scores.items()})
+    out = apply_baseline(method, frames, tuned.parameter, noise["psd"], noise["psf"])
+    write_tiff(snakemake.output.image, out, pixel_size_nm(snakemake.input.rapid),
+               metadata={"method": method, "parameter": tuned.parameter})
+    write_json(snakemake.output.tuning, {"method": method, "fov": snakemake.wildcards.fov,
+                                         "parameter": tuned.parameter,
+                                         "psnr_by_parameter": {str(k): v for k, v in tuned.scores.items()}})

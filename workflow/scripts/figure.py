@@ -1,0 +1,39 @@
+"""One of the paper's figures 1-5 from the images and tables it shows (rule figure)."""
+import json
+
+import numpy as np
+import pandas as pd
+
+from stemdlf import paper_figures
+from stemdlf.figures import save_figure
+from stemdlf.logs import log_to
+from stemdlf.tiff import read_tiff
+
+
+def first_frame(path):
+    image = read_tiff(path)
+    return (image[0] if image.ndim == 3 else image).astype(np.float32)
+
+
+with log_to(snakemake.log[0]):
+    fig_id, fov, labels = snakemake.wildcards.fig, snakemake.params.fov, snakemake.params.labels
+    images = {label: first_frame(path) for label, path in zip(labels, snakemake.input.images)}
+    px = json.loads(open(snakemake.input.validated).read())["meta"]["pixel_size_nm"]
+    if fig_id == "fig1":
+        view = json.loads(open(snakemake.input.view).read())
+        images["slow"] = first_frame(snakemake.input.slow)
+        fig = paper_figures.fig1(first_frame(snakemake.input.dcfi_raw), first_frame(snakemake.input.slow_raw),
+                                 view["row_offset"], view["slow_roi"], images, fov)
+    elif fig_id == "fig2":
+        fig = paper_figures.fig2(images, fov)
+    elif fig_id == "fig3":
+        fig = paper_figures.fig3(pd.read_csv(snakemake.input.summary), images, px, fov)
+    elif fig_id == "fig4":
+        fig = paper_figures.fig4(images, px, fov)
+    else:
+        profile = pd.read_csv(snakemake.input.profile)
+        truth = pd.read_csv(snakemake.input.truth)["rapid_x"].to_numpy() if "truth" in snakemake.input.keys() else None
+        view = json.loads(open(snakemake.input.view).read())
+        fig = paper_figures.fig5(profile["slow_x"].to_numpy(), profile["rapid_x"].to_numpy(), truth,
+                                 f"{view.get('method', '')} {view.get('reference', '')}".strip())
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)

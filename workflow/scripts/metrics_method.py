@@ -1,0 +1,31 @@
+"""Metrics of one method on every test FOV (rule metrics_method)."""
+import json
+
+import pandas as pd
+
+from stemdlf.evaluate import method_metrics, truth_image, write_table
+from stemdlf.logs import log_to
+from stemdlf.metrics import psnr, ssim
+from stemdlf.tiff import read_tiff
+
+with log_to(snakemake.log[0]):
+    method, n = snakemake.wildcards.method, snakemake.params.frames
+    roi = json.loads(open(snakemake.input.view).read())["slow_roi"]
+    px = json.loads(open(snakemake.input.validated).read())["meta"]["pixel_size_nm"]
+    truths = snakemake.input.get("truth") or [None] * len(snakemake.params.fovs)
+    tables = []
+    for k, fov in enumerate(snakemake.params.fovs):
+        slow = read_tiff(snakemake.input.slow[k])
+        truth = None
+        if truths[k] is not None:
+            transform = json.loads(open(snakemake.input.normalisation[k]).read())["slow"]
+            truth = truth_image(read_tiff(truths[k]), transform, roi)
+        if method == "slow":  # the slow scan itself: only its distance from the noise-free truth
+            rows = [(fov, 0, method, "psnr_truth", psnr(slow, truth)), (fov, 0, method, "ssim_truth", ssim(slow, truth))]
+            tables.append(pd.DataFrame(rows, columns=["fov", "frame", "method", "metric", "value"]))
+            continue
+        images = read_tiff(snakemake.input.images[k])
+        if images.ndim == 3:
+            images = images[:n]
+        tables.append(method_metrics(method, fov, images, slow, truth, px))
+    write_table(pd.concat(tables, ignore_index=True), snakemake.output[0])

@@ -1,0 +1,16 @@
+"""Noise power spectrum and scan-direction PSF from training FOVs, for the BM3D baselines (rule noise_model)."""
+import numpy as np
+
+from stemdlf.baselines import estimate_scan_psf, noise_psd
+from stemdlf.logs import log_to
+from stemdlf.tiff import atomic_path, read_tiff
+
+with log_to(snakemake.log[0]) as log:
+    stacks = [read_tiff(path).astype(np.float32) for path in snakemake.input.rapid]
+    shape = stacks[0].shape[1:]
+    psd = np.mean([noise_psd(stack, shape) for stack in stacks], axis=0)
+    psf = estimate_scan_psf([read_tiff(p) for p in snakemake.input.dcfi], [read_tiff(p) for p in snakemake.input.slow])
+    log.info("noise sigma (0..1 scale) %.4f from FOVs %s; scan PSF %s", np.sqrt(psd.mean() / psd.size),
+             snakemake.params.fovs, np.round(psf[0], 3).tolist())
+    with atomic_path(snakemake.output[0], suffix=".part.npz") as tmp:
+        np.savez(tmp, psd=psd, psf=psf)
