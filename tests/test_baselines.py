@@ -53,3 +53,17 @@ def test_each_baseline_is_tuned_and_beats_the_noisy_input(method):
     assert out.shape == (2, 48, 48) and out.dtype == np.float32
     assert psnr(out[0], clean) > psnr(frames[1], clean) + 3
     assert not hasattr(np, "trapz") or np.lib.NumpyVersion(np.__version__) < "2.4.0"  # shim removed after use
+
+
+def test_tone_curve_recovers_a_known_transfer():
+    from stemdlf.baselines import apply_tone_curve, fit_tone_curve
+
+    slow = [scene(s, (64, 64)) for s in range(3)]
+    transfer = lambda v: 65535 * (v / 65535) ** 1.6 + 2000  # monotone, non-linear  # noqa: E731
+    rapid = [transfer(s) for s in slow]
+    curve = fit_tone_curve(rapid, slow, smoothing_px=0.0)
+    assert (np.diff(curve[1]) >= 0).all()
+    probe = scene(7, (64, 64))
+    mapped = apply_tone_curve(transfer(probe), curve)
+    inside = (probe > 12000) & (probe < 48000)
+    assert np.abs(mapped - probe)[inside].max() < 300  # < 0.5% of full scale

@@ -44,8 +44,8 @@ def test_spectral_cutoff_of_a_horizontally_blurred_image_follows_the_blur():
     assert 2.0 < cutoffs[0] < cutoffs[1] < cutoffs[2]
     # a Gaussian of sigma s loses a factor e of power where (2 pi f s)^2 = 1: period 2 pi s
     assert cutoffs[1] == pytest.approx(2 * np.pi * 1.5, rel=0.25)
-    # a 20% contrast change is within the tolerance (a factor e in power) at every frequency
-    assert spectral_cutoff(1.2 * (sharp - sharp.mean()) + sharp.mean(), sharp) == pytest.approx(2.0)
+    # a contrast change does not count, only the spectral shape
+    assert spectral_cutoff(0.3 * (sharp - sharp.mean()) + sharp.mean(), sharp) == pytest.approx(2.0)
     # noise added at every frequency ends the agreement where it outgrows the signal
     noisy = ndimage.gaussian_filter1d(sharp, 3.0, axis=1) + rng.normal(0, 2000, sharp.shape)
     assert spectral_cutoff(noisy, ndimage.gaussian_filter1d(sharp, 3.0, axis=1)) > 2.0

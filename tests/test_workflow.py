@@ -59,6 +59,9 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["estimate_distortion"] == 4  # paper/dp x reference/global, compared side by side
     # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500: one training and one denoising each
     assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 7 and jobs["learning_curve"] == 7
+    # evaluation: 5 baselines x 2 test FOVs; rapid, DCFI, 7 variants, 5 baselines and the slow scan vs truth
+    assert jobs["baseline_fov"] == 10 and jobs["metrics_method"] == 15 and jobs["figure"] == 5
+    assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == 1
 
 
 def test_lint_is_clean(tmp_path):
@@ -99,8 +102,7 @@ def test_changing_dcfi_settings_reruns_dcfi_and_what_depends_on_it(tiny_run):
 
 def test_changing_the_distortion_method_replans_only_the_selection_downstream(tiny_run):
     jobs = replan(tiny_run, "distortion", {"method": "paper"})
-    assert set(jobs) == {"select_distortion", "distortion_figure", "correct_fov", "train_variant", "learning_curve",
-                         "denoise_variant", "all"}
+    assert not {"simulate_fov", "normalise_fov", "dcfi_fov", "estimate_distortion", "choose_reference"} & set(jobs)
     assert jobs["correct_fov"] == 6
     # every variant trained on corrected frames retrains; DLF-Slow-uncorrected does not
     assert jobs["train_variant"] == 6 and jobs["denoise_variant"] == 7
@@ -206,9 +208,37 @@ def test_training_and_denoising_outputs(tiny_run):
 def test_changing_one_variant_replans_only_that_variant(tiny_run):
     config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
     jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-500": {"frames": 6, "epochs": 2, "lr": 2.0e-3}})
-    assert jobs == {"train_variant": 1, "denoise_variant": 1, "learning_curve": 1, "all": 1}
-    proc = snakemake(tiny_run, "-n", "--configfile", "changed.yaml")
-    assert set(re.findall(r"variant=([\w.+-]+)", proc.stdout + proc.stderr)) == {"DLF-500"}
+    assert jobs == {"train_variant": 1, "denoise_variant": 1, "learning_curve": 1, "metrics_method": 1, "tables": 1,
+                    "claims": 1, "figure": 2, "all": 1}
+    out = (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n", "--configfile", "changed.yaml"))
+    assert set(re.findall(r"variant=([\w.+-]+)", out)) == {"DLF-500"}
+    assert set(re.findall(r"method=([\w.+-]+)", out)) == {"DLF-500"}
+    # only the figures that show DLF-500: the single-FOV figure and the PSNR bars of every method
+    assert set(re.findall(r"fig=(fig\d)", out)) == {"fig3", "fig4"}
+
+
+def test_evaluation_outputs_and_report(tiny_run):
+    import pandas as pd
+
+    metrics = pd.read_csv(tiny_run / "results/tables/metrics.csv")
+    assert list(metrics.columns) == ["fov", "frame", "method", "metric", "value"]
+    summary = pd.read_csv(tiny_run / "results/tables/summary.csv")
+    methods = {"rapid", "DCFI", "DLF-Slow", "DLF-DCFI", "DLF-Slow-uncorrected", "DLF-100", "DLF-500", "DLF-1000",
+               "DLF-2500", "Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur", "slow"}
+    assert set(summary["method"]) == methods
+    psnr = summary[summary["metric"] == "psnr"].set_index("method")
+    assert psnr.loc["DLF-Slow", "n"] == 2 * 4 and psnr.loc["DCFI", "n"] == 2  # 4 frames x 2 test FOVs; 1 DCFI each
+    assert {"psnr_band", "psnr_outside_band", "ssim", "psnr_truth", "ssim_truth", "spectral_cutoff_px",
+            "spectral_cutoff_per_um"} <= set(summary["metric"])
+    tuning = json.loads(next((tiny_run / "results/baselines/BM3D").glob("*.json")).read_text())
+    assert tuning["parameter"] in [float(k) for k in tuning["psnr_by_parameter"]]
+    claims = (tiny_run / "results/claims.md").read_text()
+    assert "| DLF-Slow beats BM3D on psnr | **" in claims and "not tested" in claims  # CARE
+    for fig in ("fig1", "fig2", "fig3", "fig4", "fig5"):
+        assert (tiny_run / f"results/figures/{fig}.pdf").stat().st_size > 0
+    snakemake(tiny_run, "--report", "results/report.html")
+    html = (tiny_run / "results/report.html").read_text(errors="replace")
+    assert "fig3.png" in html and "claims.md" in html
 
 
 def test_a_killed_training_resumes_when_the_workflow_is_rerun(tiny_run):

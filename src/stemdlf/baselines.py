@@ -12,6 +12,11 @@ every baseline here gets the same treatment, so none is a strawman:
 - ``BM3D-deblur``: ``bm3d_deblurring`` with the scan-direction point-spread function
   estimated from training DCFI vs slow scans, and the same measured noise spectrum.
 
+The networks learn the rapid detector's different intensity transfer from their training
+pairs; a classical filter cannot. So that the baselines are judged on denoising and not
+on that calibration, their outputs are (by default) mapped through the rapid-to-slow
+tone curve fitted on the training FOVs (:func:`fit_tone_curve`).
+
 Tuning uses the FOV's first frame (a central crop of ``search_crop_px`` to bound the cost)
 over the documented grids below; the chosen value is applied to every evaluated frame
 and recorded. Images are on the 0..65535 scale; the filters work on 0..1.
@@ -30,7 +35,8 @@ from scipy import ndimage
 
 from .metrics import MAX_I, psnr
 
-__all__ = ["BASELINES", "GRIDS", "Tuned", "noise_psd", "estimate_scan_psf", "tune", "make_filter"]
+__all__ = ["BASELINES", "GRIDS", "Tuned", "noise_psd", "estimate_scan_psf", "fit_tone_curve", "apply_tone_curve",
+           "tune", "make_filter", "apply_baseline"]
 
 BASELINES = ("Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur")
 
@@ -113,6 +119,47 @@ def estimate_scan_psf(blurred: list[np.ndarray], sharp: list[np.ndarray], half_w
     return (kernel / kernel.sum())[np.newaxis]
 
 
+def fit_tone_curve(rapid: list[np.ndarray], slow: list[np.ndarray], n_bins: int = 64,
+                   smoothing_px: float = 2.0) -> np.ndarray:
+    """Monotone rapid-to-slow intensity curve from training pairs.
+
+    Both images are smoothed (Gaussian ``smoothing_px``, so noise and the scan blur matter
+    little); the slow-scan median in each of ``n_bins`` quantile bins of the rapid
+    intensity gives a knot, and the knots are made non-decreasing.
+
+    Parameters
+    ----------
+    rapid : list of numpy.ndarray
+        Noise-reduced rapid images on the rapid frames' intensity scale (e.g. the mean of
+        a FOV's aligned, corrected frames), 0..65535.
+    slow : list of numpy.ndarray
+        The matching slow scans, same geometry.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(2, n_knots)``: rapid intensities and the slow intensities they map to.
+    """
+    x = np.concatenate([ndimage.gaussian_filter(np.asarray(r, np.float64), smoothing_px).ravel() for r in rapid])
+    y = np.concatenate([ndimage.gaussian_filter(np.asarray(s, np.float64), smoothing_px).ravel() for s in slow])
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)))
+    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+    knots_x = np.array([np.median(x[which == k]) for k in range(len(edges) - 1) if np.any(which == k)])
+    knots_y = np.array([np.median(y[which == k]) for k in range(len(edges) - 1) if np.any(which == k)])
+    return np.stack([knots_x, np.maximum.accumulate(knots_y)])
+
+
+def apply_tone_curve(image: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """Map intensities through a tone curve (linear between knots, extrapolated linearly at both ends)."""
+    x, y = curve
+    out = np.interp(image, x, y)
+    lo = (y[1] - y[0]) / max(x[1] - x[0], 1e-9)
+    hi = (y[-1] - y[-2]) / max(x[-1] - x[-2], 1e-9)
+    out = np.where(image < x[0], y[0] + lo * (image - x[0]), out)
+    out = np.where(image > x[-1], y[-1] + hi * (image - x[-1]), out)
+    return out
+
+
 def make_filter(method: str, psd: np.ndarray | None = None, psf: np.ndarray | None = None
                 ) -> Callable[[np.ndarray, float], np.ndarray]:
     """The baseline as ``f(image_0_to_1, parameter) -> image_0_to_1``."""
@@ -169,21 +216,23 @@ class Tuned:
 
 
 def tune(method: str, frame: np.ndarray, slow: np.ndarray, search_crop_px: int = 128,
-         psd: np.ndarray | None = None, psf: np.ndarray | None = None) -> Tuned:
-    """Choose a baseline's parameter for the best PSNR against the slow scan (on a central crop)."""
+         psd: np.ndarray | None = None, psf: np.ndarray | None = None, tone: np.ndarray | None = None) -> Tuned:
+    """Choose a baseline's parameter for the best PSNR against the slow scan (on a central crop),
+    with its output mapped through the tone curve when one is given."""
     h, w = frame.shape
     c = min(search_crop_px, h, w)
     r0, c0 = (h - c) // 2, (w - c) // 2
     z = np.asarray(frame, np.float64)[r0:r0 + c, c0:c0 + c] / MAX_I
     ref = np.asarray(slow, np.float64)[r0:r0 + c, c0:c0 + c]
     run = make_filter(method, psd, psf)
-    scores = {p: psnr(np.asarray(run(z, p)) * MAX_I, ref) for p in GRIDS[method]}
+    finish = (lambda out: apply_tone_curve(out, tone)) if tone is not None else (lambda out: out)
+    scores = {p: psnr(finish(np.asarray(run(z, p)) * MAX_I), ref) for p in GRIDS[method]}
     return Tuned(method, max(scores, key=scores.get), scores)
 
 
 def apply_baseline(method: str, frames: np.ndarray, parameter: float, psd: np.ndarray | None = None,
-                   psf: np.ndarray | None = None) -> np.ndarray:
-    """Filter ``(n, H, W)`` frames (0..65535) with a tuned baseline; float32, same scale."""
+                   psf: np.ndarray | None = None, tone: np.ndarray | None = None) -> np.ndarray:
+    """Filter ``(n, H, W)`` frames (0..65535) with a tuned baseline (then the tone curve); float32."""
     run = make_filter(method, psd, psf)
-    return np.stack([np.asarray(run(np.asarray(f, np.float64) / MAX_I, parameter)) * MAX_I
-                     for f in frames]).astype(np.float32)
+    out = np.stack([np.asarray(run(np.asarray(f, np.float64) / MAX_I, parameter)) * MAX_I for f in frames])
+    return (apply_tone_curve(out, tone) if tone is not None else out).astype(np.float32)

@@ -80,14 +80,17 @@ def horizontal_spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def spectral_cutoff(image: np.ndarray, reference: np.ndarray, tolerance: float = SPECTRAL_TOLERANCE,
-                    smoothing_bins: int = 5) -> float:
+                    smoothing_bins: int = 5, low_frequency: float = 0.04) -> float:
     """Shortest period (px) down to which the image's horizontal spectrum agrees with the reference's.
 
     Both log spectra (:func:`horizontal_spectrum`) are smoothed over ``smoothing_bins``
-    frequency bins; going up from the lowest frequency, the cutoff is the last frequency
-    before ``|ln P - ln P_ref|`` first exceeds ``tolerance`` (a factor e in power). Blur
-    (too little power) and noise (too much) both end the agreement. The result is
-    ``1 / f`` in px: smaller is better; 2 px (Nyquist) means agreement at every frequency.
+    frequency bins and referred to their own mean below ``low_frequency`` cycles/px
+    (periods of 25 px and more), so a global contrast difference (the rapid scan's
+    different detector transfer) does not count, only the spectral shape. Going up
+    from the lowest frequency, the cutoff is the last frequency before
+    ``|ln P - ln P_ref|`` first exceeds ``tolerance`` (a factor e in power). Blur (too
+    little power) and noise (too much) both end the agreement. The result is ``1 / f``
+    in px: smaller is better; 2 px (Nyquist) means agreement at every frequency.
 
     Returns
     -------
@@ -96,7 +99,10 @@ def spectral_cutoff(image: np.ndarray, reference: np.ndarray, tolerance: float =
     """
     freq, a = horizontal_spectrum(image)
     _, b = horizontal_spectrum(reference)
-    diff = np.abs(ndimage.uniform_filter1d(a - b, smoothing_bins, mode="nearest"))
+    low = max(3, int(np.searchsorted(freq, low_frequency, side="right")))
+    a, b = ndimage.uniform_filter1d(a, smoothing_bins, mode="nearest"), ndimage.uniform_filter1d(b, smoothing_bins,
+                                                                                               mode="nearest")
+    diff = np.abs((a - a[:low].mean()) - (b - b[:low].mean()))
     bad = np.flatnonzero(diff > tolerance)
     if len(bad) == 0:
         return float(1.0 / freq[-1])

@@ -139,13 +139,13 @@ def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: fl
     row = profile_row(slow)
     dips = dislocation_dips(slow[row])
     _mark_dips(axes[1], dips)
+    others = iter(f"C{k}" for k in (0, 1, 2, 4, 5, 6, 7, 8, 9))  # red (C3) is the slow scan's
     for name, image in images.items():
-        axes[1].plot(image[row], lw=1.2 if name == "slow" else 0.9, label=name,
-                     color="C3" if name == "slow" else None)
+        color = "C3" if name == "slow" else next(others)
+        axes[1].plot(image[row], lw=1.2 if name == "slow" else 0.9, label=name, color=color)
         freq, log_power = horizontal_spectrum(image)
         scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
-        axes[2].plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=1, label=name,
-                     color="C3" if name == "slow" else None)
+        axes[2].plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=1, label=name, color=color)
     axes[1].set_title(f"(b) line profiles, {fov} row {row} (dips: light blue)", fontsize=9)
     axes[1].set_xlabel("column (px)")
     axes[1].set_ylabel("intensity")

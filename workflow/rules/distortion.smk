@@ -100,7 +100,7 @@ rule distortion_figure:
         dcfi=train_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
         slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
     output:
-        png="results/distortion/diagnostic.png",
+        png=report("results/distortion/diagnostic.png", caption="../report/distortion.rst", category="Distortion"),
         pdf="results/distortion/diagnostic.pdf",
     params:
         fovs=SPLIT["train"],

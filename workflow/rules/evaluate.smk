@@ -36,6 +36,7 @@ rule baseline_fov:
     params:
         frames=eval_frames(),
         search_crop_px=config["evaluate"]["search_crop_px"],
+        tone_match=config["evaluate"]["tone_match"],
     log:
         "logs/baselines/{baseline}/{fov}.log",
     benchmark:
@@ -104,7 +105,7 @@ rule figure:
     input:
         unpack(figure_inputs),
     output:
-        png=report("results/figures/{fig}.png", caption="../report/{fig}.rst", category="Figures"),
+        png=report("results/figures/{fig}.png", caption="../report/figure.rst", category="Figures"),
         pdf="results/figures/{fig}.pdf",
     params:
         fov=SPLIT["test"][0],

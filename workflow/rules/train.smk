@@ -34,7 +34,8 @@ rule learning_curve:
     input:
         "results/models/{variant}/history.csv",
     output:
-        png="results/models/{variant}/learning_curve.png",
+        png=report("results/models/{variant}/learning_curve.png", caption="../report/learning_curve.rst",
+                   category="Training", subcategory="{variant}"),
         pdf="results/models/{variant}/learning_curve.pdf",
     log:
         "logs/train/{variant}_learning_curve.log",

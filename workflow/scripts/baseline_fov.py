@@ -11,12 +11,15 @@ with log_to(snakemake.log[0]) as log:
     noise = np.load(snakemake.input.noise)
     frames = read_tiff(snakemake.input.rapid)[: snakemake.params.frames]
     slow = read_tiff(snakemake.input.slow)
-    tuned = tune(method, frames[0], slow, snakemake.params.search_crop_px, noise["psd"], noise["psf"])
+    tone = noise["tone"] if snakemake.params.tone_match else None
+    tuned = tune(method, frames[0], slow, snakemake.params.search_crop_px, noise["psd"], noise["psf"], tone)
     log.info("%s on %s: parameter %s (PSNR on the tuning crop: %s)", method, snakemake.wildcards.fov,
              tuned.parameter, {k: round(v, 2) for k, v in tuned.scores.items()})
-    out = apply_baseline(method, frames, tuned.parameter, noise["psd"], noise["psf"])
+    out = apply_baseline(method, frames, tuned.parameter, noise["psd"], noise["psf"], tone)
     write_tiff(snakemake.output.image, out, pixel_size_nm(snakemake.input.rapid),
-               metadata={"method": method, "parameter": tuned.parameter})
+               metadata={"method": method, "parameter": tuned.parameter,
+                         "tone_matched": int(bool(snakemake.params.tone_match))})
     write_json(snakemake.output.tuning, {"method": method, "fov": snakemake.wildcards.fov,
                                          "parameter": tuned.parameter,
+                                         "tone_matched": bool(snakemake.params.tone_match),
                                          "psnr_by_parameter": {str(k): v for k, v in tuned.scores.items()}})

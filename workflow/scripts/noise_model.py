@@ -1,7 +1,8 @@
-"""Noise power spectrum and scan-direction PSF from training FOVs, for the BM3D baselines (rule noise_model)."""
+"""Noise power spectrum, scan-direction PSF and rapid-to-slow tone curve from training FOVs,
+for the baselines (rule noise_model)."""
 import numpy as np
 
-from stemdlf.baselines import estimate_scan_psf, noise_psd
+from stemdlf.baselines import estimate_scan_psf, fit_tone_curve, noise_psd
 from stemdlf.logs import log_to
 from stemdlf.tiff import atomic_path, read_tiff
 
@@ -10,7 +11,10 @@ with log_to(snakemake.log[0]) as log:
     shape = stacks[0].shape[1:]
     psd = np.mean([noise_psd(stack, shape) for stack in stacks], axis=0)
     psf = estimate_scan_psf([read_tiff(p) for p in snakemake.input.dcfi], [read_tiff(p) for p in snakemake.input.slow])
+    slow = [read_tiff(p) for p in snakemake.input.slow]
+    tone = fit_tone_curve([stack.mean(axis=0) for stack in stacks], slow)
+    log.info("tone curve rapid -> slow: %s", np.round(tone[:, ::8]).astype(int).tolist())
     log.info("noise sigma (0..1 scale) %.4f from FOVs %s; scan PSF %s", np.sqrt(psd.mean() / psd.size),
              snakemake.params.fovs, np.round(psf[0], 3).tolist())
     with atomic_path(snakemake.output[0], suffix=".part.npz") as tmp:
-        np.savez(tmp, psd=psd, psf=psf)
+        np.savez(tmp, psd=psd, psf=psf, tone=tone)
