@@ -127,3 +127,25 @@ def test_split_is_stable_when_fovs_are_added():
     assert split_fovs(fovs, 12, 5, seed=4) != a
     with pytest.raises(DataError, match="cannot be split"):
         split_fovs(fovs[:3], 2, 2)
+
+
+def test_explicit_split_lists_take_the_rest():
+    from stemdlf.split import explicit_split
+
+    fovs = [f"fov{i:03d}" for i in range(6)]
+    assert explicit_split(fovs, None, ["fov004", "fov001"]) == {
+        "train": ["fov000", "fov002", "fov003", "fov005"], "test": ["fov001", "fov004"]}
+    assert explicit_split(fovs, ["fov000"], ["fov001"]) == {"train": ["fov000"], "test": ["fov001"]}
+
+
+def test_explicit_split_refuses_unknown_or_shared_fovs():
+    from stemdlf.errors import DataError
+    from stemdlf.split import explicit_split
+
+    fovs = ["fov000", "fov001", "fov002"]
+    with pytest.raises(DataError, match="does not have: fov009"):
+        explicit_split(fovs, None, ["fov009"])
+    with pytest.raises(DataError, match="in both"):
+        explicit_split(fovs, ["fov000", "fov001"], ["fov001"])
+    with pytest.raises(DataError, match="no training"):
+        explicit_split(fovs, None, fovs)

@@ -168,6 +168,7 @@ def test_bad_real_data_stops_before_any_job_naming_the_file(tmp_path):
     (lambda c: c["variants"]["DLF-Slow"].update(lrr=1e-3), "lrr"),
     (lambda c: c["variants"]["DLF-100"].update(frames=50), "variants.DLF-100.frames is 50 but datasets.single has 12"),
     (lambda c: c["training"].update(augment="hflip"), "hflip"),
+    (lambda c: c["split"].update(test_fovs=["fov009"]), "split lists FOVs the dataset does not have: fov009"),
 ])
 def test_bad_config_stops_with_a_clear_message(tmp_path, edit, message):
     workdir = copy_workflow(tmp_path)

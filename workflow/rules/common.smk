@@ -35,9 +35,13 @@ def dataset_dir(dataset):
     return config["datasets"][dataset]["path"]
 
 
+def explicit_split_lists():
+    return bool(config["split"].get("train_fovs") or config["split"].get("test_fovs"))
+
+
 def min_fovs(dataset):
-    """FOVs a dataset needs: the split's train + test for the multi-FOV dataset."""
-    if dataset == "multi":
+    """FOVs a dataset needs: the split's train + test for the multi-FOV dataset (counts, not lists)."""
+    if dataset == "multi" and not explicit_split_lists():
         return config["split"]["n_train"] + config["split"]["n_test"]
     return 1
 
@@ -111,9 +115,12 @@ def preprocess_targets():
 
 
 # --- split and distortion -----------------------------------------------------------
-from stemdlf.split import split_fovs
+from stemdlf.split import explicit_split, split_fovs
 
-SPLIT = split_fovs(fov_ids("multi"), config["split"]["n_train"], config["split"]["n_test"], config["split"]["seed"])
+if explicit_split_lists():
+    SPLIT = explicit_split(fov_ids("multi"), config["split"].get("train_fovs"), config["split"].get("test_fovs"))
+else:
+    SPLIT = split_fovs(fov_ids("multi"), config["split"]["n_train"], config["split"]["n_test"], config["split"]["seed"])
 ESTIMATOR_SCOPES = ["reference", "global"]
 ESTIMATOR_METHODS = ["paper", "dp"]
 
