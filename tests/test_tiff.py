@@ -56,7 +56,7 @@ def test_bad_files_name_the_file(tmp_path, content, problem):
 
 def test_truncated_pixel_data_is_reported(tmp_path):
     path = tmp_path / "t.tif"
-    tifffile.imwrite(path, np.ones((4, 64, 64), np.uint16))
+    tifffile.imwrite(path, np.ones((4, 64, 64), np.uint16), photometric="minisblack")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match=str(path)):
