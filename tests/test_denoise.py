@@ -82,3 +82,11 @@ def test_cli_refuses_to_normalise_float_frames(identity_model, tmp_path, capsys)
     assert main(["denoise", str(identity_model), str(tmp_path / "f.tif"), "-o", str(tmp_path / "o.tif"),
                  "--normalise", "--quiet"]) == 2
     assert "f.tif: --normalise expects raw uint8/uint16 frames, the dtype is float32" in capsys.readouterr().err
+
+
+def test_cli_reports_a_missing_distortion_profile(identity_model, tmp_path, capsys):
+    write_tiff(tmp_path / "raw.tif", np.zeros((2, 16, 16), np.uint16))
+    assert main(["denoise", str(identity_model), str(tmp_path / "raw.tif"), "-o", str(tmp_path / "o.tif"),
+                 "--distortion", str(tmp_path / "nowhere"), "--quiet"]) == 2
+    assert "nowhere/profile.csv: not found" in capsys.readouterr().err
+    assert not (tmp_path / "o.tif").exists()

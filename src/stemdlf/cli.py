@@ -85,6 +85,9 @@ def _denoise(args: argparse.Namespace) -> int:
         from .distortion import Distortion
 
         folder = Path(args.distortion)
+        for name in ("profile.csv", "view.json"):
+            if not (folder / name).is_file():
+                raise DataError(folder / name, "not found; --distortion needs the workflow's results/distortion folder")
         distortion = Distortion.load(folder / "profile.csv", folder / "view.json")
         if tuple(shape[-2:]) != tuple(distortion.rapid_shape):
             raise DataError(args.input, f"frames are {shape[-2]}x{shape[-1]} but the distortion profile in {folder} "

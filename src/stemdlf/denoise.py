@@ -128,8 +128,8 @@ def denoise_stack(
     """
     from tqdm import tqdm
 
+    shape, _ = tiff_info(input_path)  # bad input is reported before the model is loaded
     denoiser = model if isinstance(model, Denoiser) else Denoiser(model, batch_size)
-    shape, _ = tiff_info(input_path)
     n = 1 if len(shape) == 2 else shape[0]
     prepare = prepare or (lambda frames: frames)
     h, w = prepare(next(iter_frames(input_path, 1))).shape[-2:]

@@ -87,14 +87,18 @@ def acquisition_dict(wildcards):
     return to_dict(acquisition_params(config, wildcards.dataset))
 
 
-def frames_mb(dataset, bytes_per_px=4, copies=3):
-    """Memory estimate (MB) for a job holding `copies` float copies of one FOV's stack or a DCFI chunk."""
+def frame_size(dataset):
+    """(frames, pixels per frame) of a dataset's first FOV, from the config or the TIFF headers."""
     if is_synthetic(dataset):
         sim = config["datasets"][dataset]["simulate"]
-        frames, px = sim["n_frames"], sim["height"] * sim["width"]
-    else:
-        info = dataset_info(dataset).fovs[0]
-        frames, px = info.n_frames, info.shape[0] * info.shape[1]
+        return sim["n_frames"], sim["height"] * sim["width"]
+    info = dataset_info(dataset).fovs[0]
+    return info.n_frames, info.shape[0] * info.shape[1]
+
+
+def frames_mb(dataset, bytes_per_px=4, copies=3):
+    """Memory estimate (MB) for a job holding `copies` float copies of one FOV's stack or a DCFI chunk."""
+    frames, px = frame_size(dataset)
     frames = min(frames, config["dcfi"]["chunk_frames"])
     return int(500 + copies * frames * px * bytes_per_px / 1e6)
 
@@ -173,8 +177,6 @@ def distortion_targets():
     return out
 
 
-
-
 # --- training variants and denoising ------------------------------------------------
 from stemdlf.config import variant_settings
 
@@ -232,13 +234,8 @@ def training_params(wildcards):
 def training_mb(wildcards):
     """Memory (MB): the framework, targets in memory, the validation patches (rapid stacks are memory-mapped)."""
     v = variant(wildcards.variant)
-    dataset, t = v["dataset"], v["training"]
-    if is_synthetic(dataset):
-        sim = config["datasets"][dataset]["simulate"]
-        px = sim["height"] * sim["width"]
-    else:
-        shape = dataset_info(dataset).fovs[0].shape
-        px = shape[0] * shape[1]
+    t = v["training"]
+    _, px = frame_size(v["dataset"])
     targets = len(variant_fovs(wildcards.variant)) * px * 4
     patches = 2 * (t["validation_patches"] + t["batch_size"] * 10) * t["patch_size"] ** 2 * 4
     return int(2000 + (targets + patches) / 1e6)
@@ -261,11 +258,12 @@ def training_targets():
     return out
 
 
-
 # --- evaluation ---------------------------------------------------------------------
+from stemdlf.baselines import BASELINES as KNOWN_BASELINES
+
 BASELINES = list(config["evaluate"]["baselines"])
 METHODS = ["rapid", "DCFI"] + VARIANTS + BASELINES
-_clash = set(VARIANTS) & ({"rapid", "DCFI", "CARE"} | {"Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur"})
+_clash = set(VARIANTS) & {"rapid", "DCFI", "slow", "CARE", *KNOWN_BASELINES}
 if _clash:
     raise ValueError(f"variant names {sorted(_clash)} are reserved for the evaluation's reference methods")
 
@@ -340,7 +338,7 @@ def figure_inputs(wildcards):
     """Only the images and tables a figure shows, so a change regenerates only the figures showing it."""
     fov = SPLIT["test"][0]
     slow = f"results/corrected/multi/{fov}/slow.tif"
-    images = [slow if m == "slow" else _test_image(m, fov) for m in figure_labels(wildcards)]
+    images = [_test_image(m, fov) for m in figure_labels(wildcards)]
     inputs = {"images": images, "validated": "results/validated/multi.json"}
     if wildcards.fig == "fig1":
         inputs.update(dcfi_raw=f"results/dcfi/multi/{fov}/dcfi.tif", slow_raw=f"results/normalised/multi/{fov}/slow.tif",
