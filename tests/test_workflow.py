@@ -59,8 +59,10 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["estimate_distortion"] == 4  # paper/dp x reference/global, compared side by side
     # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500: one training and one denoising each
     assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 7 and jobs["learning_curve"] == 7
-    # evaluation: 5 baselines x 2 test FOVs; rapid, DCFI, 7 variants, 5 baselines and the slow scan vs truth
-    assert jobs["baseline_fov"] == 10 and jobs["metrics_method"] == 15 and jobs["figure"] == 5
+    # evaluation: 5 tuned baselines x 2 test FOVs; CARE trained once and applied once;
+    # rapid, DCFI, 7 variants, 6 baselines and the slow scan vs truth
+    assert jobs["baseline_fov"] == 10 and jobs["train_care"] == jobs["denoise_care"] == 1
+    assert jobs["metrics_method"] == 16 and jobs["figure"] == 5
     assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == 1
 
 
@@ -218,6 +220,15 @@ def test_changing_one_variant_replans_only_that_variant(tiny_run):
     assert set(re.findall(r"fig=(fig\d)", out)) == {"fig3", "fig4"}
 
 
+def test_care_retrains_only_when_its_pairs_or_budget_change(tiny_run):
+    config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    slow = config["variants"].get("DLF-Slow", {})
+    jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-Slow": {**slow, "lr": 2.0e-3}})
+    assert jobs["train_variant"] == 1 and "train_care" not in jobs
+    jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-Slow": {**slow, "epochs": 3}})
+    assert jobs["train_variant"] == 1 and jobs["train_care"] == jobs["denoise_care"] == 1
+
+
 def test_evaluation_outputs_and_report(tiny_run):
     import pandas as pd
 
@@ -225,7 +236,7 @@ def test_evaluation_outputs_and_report(tiny_run):
     assert list(metrics.columns) == ["fov", "frame", "method", "metric", "value"]
     summary = pd.read_csv(tiny_run / "results/tables/summary.csv")
     methods = {"rapid", "DCFI", "DLF-Slow", "DLF-DCFI", "DLF-Slow-uncorrected", "DLF-100", "DLF-500", "DLF-1000",
-               "DLF-2500", "Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur", "slow"}
+               "DLF-2500", "Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur", "CARE", "slow"}
     assert set(summary["method"]) == methods
     psnr = summary[summary["metric"] == "psnr"].set_index("method")
     assert psnr.loc["DLF-Slow", "n"] == 2 * 4 and psnr.loc["DCFI", "n"] == 2  # 4 frames x 2 test FOVs; 1 DCFI each
@@ -234,7 +245,12 @@ def test_evaluation_outputs_and_report(tiny_run):
     tuning = json.loads(next((tiny_run / "results/baselines/BM3D").glob("*.json")).read_text())
     assert tuning["parameter"] in [float(k) for k in tuning["psnr_by_parameter"]]
     claims = (tiny_run / "results/claims.md").read_text()
-    assert "| DLF-Slow beats BM3D on psnr | **" in claims and "not tested" in claims  # CARE
+    assert "| DLF-Slow beats BM3D on psnr | **" in claims and "| DLF-Slow beats CARE on psnr | **" in claims
+    care = json.loads((tiny_run / "results/models/CARE/training.json").read_text())
+    assert care["like"]["variant"] == "DLF-Slow" and care["budget_samples"] == 2 * 2 * 4  # DLF-Slow's budget
+    split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
+    with tifffile.TiffFile(tiny_run / f"results/baselines/CARE/{split['test'][0]}.tif") as tif:
+        assert tif.series[0].shape[0] == 4 and tif.imagej_metadata["method"] == "CARE"  # the evaluated frames
     for fig in ("fig1", "fig2", "fig3", "fig4", "fig5"):
         assert (tiny_run / f"results/figures/{fig}.pdf").stat().st_size > 0
     snakemake(tiny_run, "--report", "results/report.html")

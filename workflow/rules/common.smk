@@ -219,7 +219,11 @@ def target_file(dataset, fov, target, corrected):
 
 
 def training_inputs(wildcards):
-    v, fovs = variant(wildcards.variant), variant_fovs(wildcards.variant)
+    return variant_training_inputs(wildcards.variant)
+
+
+def variant_training_inputs(name):
+    v, fovs = variant(name), variant_fovs(name)
     return {
         "rapid": [rapid_file(v["dataset"], fov, v["corrected"]) for fov in fovs],
         "target": [target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs],
@@ -227,8 +231,12 @@ def training_inputs(wildcards):
 
 
 def training_params(wildcards):
+    return variant_training_params(wildcards.variant)
+
+
+def variant_training_params(name):
     """Exactly what one variant's training uses: its merged settings and its FOVs."""
-    return canonical({**variant(wildcards.variant), "fovs": variant_fovs(wildcards.variant)})
+    return canonical({**variant(name), "fovs": variant_fovs(name)})
 
 
 def training_mb(wildcards):
@@ -262,10 +270,47 @@ def training_targets():
 from stemdlf.baselines import BASELINES as KNOWN_BASELINES
 
 BASELINES = list(config["evaluate"]["baselines"])
+# Baselines tuned per FOV by rule baseline_fov; CARE is trained (rules train_care, denoise_care).
+TUNED_BASELINES = [b for b in BASELINES if b != "CARE"]
 METHODS = ["rapid", "DCFI"] + VARIANTS + BASELINES
 _clash = set(VARIANTS) & {"rapid", "DCFI", "slow", "CARE", *KNOWN_BASELINES}
 if _clash:
     raise ValueError(f"variant names {sorted(_clash)} are reserved for the evaluation's reference methods")
+
+
+def care_variant():
+    """The variant whose training pairs and budget CARE gets (evaluate.care.like)."""
+    like = config["evaluate"]["care"]["like"]
+    if like not in VARIANTS:
+        raise ValueError(f"evaluate.care.like is {like!r}, which is not a variant; variants: {', '.join(VARIANTS)}")
+    if not variant(like)["corrected"]:
+        raise ValueError(f"evaluate.care.like is {like!r}, which trains on uncorrected frames; CARE is "
+                         "evaluated in slow-scan geometry, so name a variant with corrected: true")
+    return like
+
+
+if "CARE" in BASELINES:
+    care_variant()
+
+
+def care_inputs(wildcards):
+    return variant_training_inputs(care_variant())
+
+
+def care_params(wildcards):
+    """What CARE takes from its variant: the pairs and the budget (not the model or learning rate),
+    so that changing DLF-Slow's lr or U-Net does not retrain CARE."""
+    v = variant_training_params(care_variant())
+    budget = ["patch_size", "batch_size", "epochs", "steps_per_epoch", "validation_patches", "seed"]
+    return {"variant": care_variant(), **{k: v[k] for k in ["fovs", "frames", "target", "validation_fraction"]},
+            "training": {k: v["training"][k] for k in budget}}
+
+
+def care_mb():
+    """Memory (MB): the framework plus CARE's patch pool (inputs and targets, float32) in memory."""
+    t = variant(care_variant())["training"]
+    n = min(t["epochs"] * t["steps_per_epoch"] * t["batch_size"], config["evaluate"]["care"]["max_patches"])
+    return int(2000 + 2 * 2 * (n + t["validation_patches"]) * t["patch_size"] ** 2 * 4 / 1e6)
 
 
 def eval_frames():
@@ -328,7 +373,7 @@ def figure_labels(wildcards):
     return {
         "fig1": present(["rapid", "DCFI", "BM3D"]),
         "fig2": present(["rapid", "DCFI"]) + ["slow"] + present(["DLF-DCFI", "DLF-Slow"]),
-        "fig3": present(["rapid", "DCFI", "BM3D", "DLF-DCFI", "DLF-Slow"]) + ["slow"],
+        "fig3": present(["rapid", "DCFI", "BM3D", "CARE", "DLF-DCFI", "DLF-Slow"]) + ["slow"],
         "fig4": single_fov_variants() + ["slow"],
         "fig5": [],
     }[wildcards.fig]

@@ -4,7 +4,7 @@
 
 wildcard_constraints:
     method="|".join(re.escape(m) for m in METHODS + ["slow"]),
-    baseline="|".join(re.escape(b) for b in BASELINES) or "none",
+    baseline="|".join(re.escape(b) for b in TUNED_BASELINES) or "none",
     fig="fig[1-5]",
 
 
@@ -47,6 +47,55 @@ rule baseline_fov:
         "../../envs/stemdlf.yaml"
     script:
         "../scripts/baseline_fov.py"
+
+
+rule train_care:
+    input:
+        unpack(care_inputs),
+    output:
+        config="results/models/CARE/config.json",
+        weights="results/models/CARE/weights_best.h5",
+        summary="results/models/CARE/training.json",
+    params:
+        settings=care_params,
+        max_patches=config["evaluate"]["care"]["max_patches"],
+        # CSBDeep's scratch folder (its logs and per-epoch weights), outside the outputs.
+        work="results/checkpoints/CARE",
+    threads: 4
+    resources:
+        mem_mb=lambda wc: care_mb(),
+    log:
+        "logs/train/CARE.log",
+    benchmark:
+        "benchmarks/train/CARE.tsv"
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/train_care.py"
+
+
+rule denoise_care:
+    input:
+        model=rules.train_care.output.config,
+        weights=rules.train_care.output.weights,
+        summary=rules.train_care.output.summary,
+        rapid=expand("results/corrected/multi/{fov}/rapid.tif", fov=SPLIT["test"]),
+    output:
+        expand("results/baselines/CARE/{fov}.tif", fov=SPLIT["test"]),
+    params:
+        fovs=SPLIT["test"],
+        frames=eval_frames(),
+    threads: 4
+    resources:
+        mem_mb=lambda wc: frames_mb("multi", copies=4),
+    log:
+        "logs/baselines/CARE.log",
+    benchmark:
+        "benchmarks/baselines/CARE.tsv"
+    conda:
+        "../../envs/stemdlf.yaml"
+    script:
+        "../scripts/denoise_care.py"
 
 
 rule metrics_method:
