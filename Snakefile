@@ -1,9 +1,17 @@
 # stemdlf: deep-learning noise filtering for rapid-scan STEM (Ihara et al. 2022), as a workflow.
 #   snakemake --cores all                                   # embedded synthetic default
 #   snakemake --cores all --configfile config/paper.yaml    # paper scale
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+# Jobs import stemdlf from this checkout, also inside the per-rule conda environments
+# (envs/*.yaml) and on cluster nodes (the SLURM profile exports the environment).
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p)
+)
 
 
 configfile: "config/config.yaml"

@@ -10,8 +10,17 @@ import pytest
 import tifffile
 
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_dataset
+from workflow_helpers import REPO, copy_workflow, snakemake
 
-REPO = Path(__file__).resolve().parents[1]
+__all__ = ["REPO"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole workflow run locally on tests/config/tiny.yaml (read-only for tests that compare)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
+    snakemake(workdir)
+    return workdir
 
 
 @pytest.fixture(scope="session")

@@ -11,42 +11,10 @@ import pytest
 import tifffile
 import yaml
 
-from conftest import REPO
+from workflow_helpers import WORKFLOW_FILES, copy_workflow, planned, snakemake
 from stemdlf.cli import main as stemdlf_main
 
 pytestmark = pytest.mark.workflow
-WORKFLOW_FILES = ["Snakefile", "config", "workflow", "profiles", "envs"]
-
-
-def copy_workflow(dest):
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    shutil.copy(REPO / "tests/config/tiny.yaml", dest / "tiny.yaml")
-    return dest
-
-
-def snakemake(workdir, *args, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml", *args]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def planned(proc):
-    """Job counts from the 'Job stats' table of a dry run."""
-    out = proc.stdout + proc.stderr
-    table = out[out.index("Job stats"):]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
-    snakemake(workdir)
-    return workdir
 
 
 def test_dry_run_lists_per_fov_jobs(tmp_path):

@@ -103,6 +103,18 @@ def frames_mb(dataset, bytes_per_px=4, copies=3):
     return int(500 + copies * frames * px * bytes_per_px / 1e6)
 
 
+def image_mb(dataset, copies):
+    """Memory estimate (MB) for a job holding `copies` float64 images of one frame's size."""
+    _, px = frame_size(dataset)
+    return int(500 + copies * px * 8 / 1e6)
+
+
+def stacks_mb(dataset, n_fovs, copies=2):
+    """Memory estimate (MB) for a job holding whole float32 stacks of `n_fovs` FOVs at once."""
+    frames, px = frame_size(dataset)
+    return int(500 + n_fovs * copies * frames * px * 4 / 1e6)
+
+
 def per_fov(pattern, dataset):
     return expand(pattern, dataset=dataset, fov=fov_ids(dataset))
 

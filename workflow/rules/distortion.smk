@@ -17,7 +17,7 @@ rule split:
     log:
         "logs/split.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/write_split.py"
 
@@ -34,7 +34,7 @@ rule choose_reference:
     log:
         "logs/distortion/choose_reference.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/choose_reference.py"
 
@@ -50,12 +50,16 @@ rule estimate_distortion:
     params:
         fovs=SPLIT["train"],
         settings=distortion_settings(),
+    threads: 1
+    resources:
+        # band-passed and resampled images, and the W x W similarity and DP matrices (dp)
+        mem_mb=lambda wc: image_mb("multi", copies=40),
     log:
         "logs/distortion/estimate_{method}-{scope}.log",
     benchmark:
         "benchmarks/distortion/estimate_{method}-{scope}.tsv"
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/estimate_distortion.py"
 
@@ -70,7 +74,7 @@ rule select_distortion:
     log:
         "logs/distortion/select.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/select_distortion.py"
 
@@ -86,7 +90,7 @@ rule compare_distortion:
     log:
         "logs/distortion/compare.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/compare_distortion.py"
 
@@ -107,7 +111,7 @@ rule distortion_figure:
     log:
         "logs/distortion/figure.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/distortion_figure.py"
 
@@ -132,9 +136,10 @@ rule correct_fov:
         "logs/correct/{dataset}/{fov}.log",
     benchmark:
         "benchmarks/correct/{dataset}/{fov}.tsv"
+    threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=3),
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/correct_fov.py"

@@ -17,10 +17,15 @@ rule noise_model:
         "results/baselines/noise_model.npz",
     params:
         fovs=noise_fovs(),
+    threads: 1
+    resources:
+        mem_mb=lambda wc: stacks_mb("multi", len(noise_fovs())),
     log:
         "logs/baselines/noise_model.log",
+    benchmark:
+        "benchmarks/baselines/noise_model.tsv"
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/noise_model.py"
 
@@ -41,10 +46,11 @@ rule baseline_fov:
         "logs/baselines/{baseline}/{fov}.log",
     benchmark:
         "benchmarks/baselines/{baseline}/{fov}.tsv"
+    threads: 1
     resources:
         mem_mb=lambda wc: frames_mb("multi", copies=3),
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/baseline_fov.py"
 
@@ -69,7 +75,7 @@ rule train_care:
     benchmark:
         "benchmarks/train/CARE.tsv"
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/training.yaml"
     script:
         "../scripts/train_care.py"
 
@@ -93,7 +99,7 @@ rule denoise_care:
     benchmark:
         "benchmarks/baselines/CARE.tsv"
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/training.yaml"
     script:
         "../scripts/denoise_care.py"
 
@@ -106,12 +112,15 @@ rule metrics_method:
     params:
         fovs=SPLIT["test"],
         frames=eval_frames(),
+    threads: 1
+    resources:
+        mem_mb=lambda wc: frames_mb("multi", copies=6),
     log:
         "logs/metrics/{method}.log",
     benchmark:
         "benchmarks/metrics/{method}.tsv"
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/metrics_method.py"
 
@@ -128,7 +137,7 @@ rule tables:
     log:
         "logs/tables.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/tables.py"
 
@@ -145,7 +154,7 @@ rule claims:
     log:
         "logs/claims.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/claims.py"
 
@@ -162,6 +171,6 @@ rule figure:
     log:
         "logs/figures/{fig}.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/figure.py"

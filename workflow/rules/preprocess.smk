@@ -14,7 +14,7 @@ rule validate_dataset:
     log:
         "logs/validate/{dataset}.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/validate_dataset.py"
 
@@ -35,10 +35,11 @@ rule normalise_fov:
         "logs/normalise/{dataset}/{fov}.log",
     benchmark:
         "benchmarks/normalise/{dataset}/{fov}.tsv"
+    threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=2),
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/normalise_fov.py"
 
@@ -59,9 +60,10 @@ rule dcfi_fov:
         "logs/dcfi/{dataset}/{fov}.log",
     benchmark:
         "benchmarks/dcfi/{dataset}/{fov}.tsv"
+    threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=4),
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/dcfi_fov.py"

@@ -15,10 +15,11 @@ rule simulate_fov:
         "logs/simulate/{dataset}/{fov}.log",
     benchmark:
         "benchmarks/simulate/{dataset}/{fov}.tsv"
+    threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=8),
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/simulate_fov.py"
 
@@ -32,6 +33,6 @@ rule simulate_meta:
     log:
         "logs/simulate/{dataset}/dataset.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/data.yaml"
     script:
         "../scripts/simulate_meta.py"

@@ -25,7 +25,7 @@ rule train_variant:
     benchmark:
         "benchmarks/train/{variant}.tsv"
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/training.yaml"
     script:
         "../scripts/train_variant.py"
 
@@ -40,7 +40,7 @@ rule learning_curve:
     log:
         "logs/train/{variant}_learning_curve.log",
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/learning_curve.py"
 
@@ -63,6 +63,6 @@ rule denoise_variant:
     benchmark:
         "benchmarks/denoise/{variant}.tsv"
     conda:
-        "../../envs/stemdlf.yaml"
+        "../../envs/training.yaml"
     script:
         "../scripts/denoise_variant.py"

@@ -1,0 +1,38 @@
+"""Running the workflow on the tiny config in temporary folders (shared by the workflow and SLURM tests)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ["Snakefile", "config", "workflow", "profiles", "envs"]
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow (not results) and tests/config/tiny.yaml into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    shutil.copy(REPO / "tests/config/tiny.yaml", dest / "tiny.yaml")
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, cores: bool = True, env: dict | None = None):
+    """Run snakemake on the tiny config in ``workdir``; raise with its output tail if it fails."""
+    cmd = [sys.executable, "-m", "snakemake", *(["--cores", "2"] if cores else []), "--configfile", "tiny.yaml", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def planned(proc) -> dict[str, int]:
+    """Job counts from the 'Job stats' table of a dry run."""
+    out = proc.stdout + proc.stderr
+    table = out[out.index("Job stats"):]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
