@@ -15,6 +15,14 @@ from workflow_helpers import REPO, copy_workflow, snakemake
 __all__ = ["REPO"]
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Start the SLURM test's workflow run first and check it last: it waits mostly on the
+    scheduler, so the rest of the suite runs in the meantime (tests/test_slurm.py)."""
+    first = [i for i in items if i.name == "test_slurm_run_starts"]
+    last = [i for i in items if i.name == "test_tiny_workflow_through_slurm_equals_the_local_run"]
+    items[:] = first + [i for i in items if i not in first and i not in last] + last
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """The whole workflow run locally on tests/config/tiny.yaml (read-only for tests that compare)."""

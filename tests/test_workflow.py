@@ -11,7 +11,7 @@ import pytest
 import tifffile
 import yaml
 
-from workflow_helpers import WORKFLOW_FILES, copy_workflow, planned, snakemake
+from workflow_helpers import WORKFLOW_FILES, copy_workflow, planned, snakemake, trim_workflow
 from stemdlf.cli import main as stemdlf_main
 
 pytestmark = pytest.mark.workflow
@@ -107,11 +107,13 @@ def test_real_data_layout_runs_through_the_same_command(tmp_path):
     supplied = tifffile.imread(data / "fovs/fov002/rapid.tif").mean(axis=0).astype(np.uint16)
     tifffile.imwrite(data / "fovs/fov002/dcfi.tif", supplied)
     workdir = copy_workflow(tmp_path / "wf")
+    trim_workflow(workdir, ["DLF-Slow", "DLF-100"], ["Gaussian"])  # the point here is the data layout
     config = yaml.safe_load((workdir / "tiny.yaml").read_text())
     config["datasets"]["multi"] = {"path": str(data)}
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir)
     assert not (workdir / "results/data/multi").exists()
+    assert (workdir / "results/tables/summary.md").is_file() and (workdir / "results/claims.md").is_file()
     info = json.loads((workdir / "results/dcfi/multi/fov002/normalisation.json").read_text())
     assert info["source"] == "supplied"
     assert json.loads((workdir / "results/dcfi/multi/fov001/normalisation.json").read_text())["source"] == "computed"

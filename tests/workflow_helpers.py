@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ["Snakefile", "config", "workflow", "profiles", "envs"]
 
@@ -29,6 +31,19 @@ def snakemake(workdir: Path, *args: str, check: bool = True, cores: bool = True,
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def trim_workflow(workdir: Path, variants: list[str], baselines: list[str]) -> None:
+    """Keep only some variants and baselines in a copied workflow (config/config.yaml and tiny.yaml),
+    for end-to-end runs whose point is elsewhere (real-data layout, SLURM)."""
+    for name in ("config/config.yaml", "tiny.yaml"):
+        path = workdir / name
+        config = yaml.safe_load(path.read_text())
+        if "variants" in config:
+            config["variants"] = {k: v for k, v in config["variants"].items() if k in variants}
+        if name.startswith("config/"):
+            config["evaluate"]["baselines"] = list(baselines)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def planned(proc) -> dict[str, int]:
