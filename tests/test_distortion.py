@@ -7,7 +7,8 @@ from scipy import ndimage
 from conftest import replace
 from stemdlf.dcfi import dcfi
 from stemdlf.distortion import (Distortion, DistortionOptions, DistortionQualityError, combine_profiles,
-                                compare_to_truth, estimate_distortion, heterogeneity_score, match_view, psnr_db)
+                                compare_to_truth, estimate_distortion, heterogeneity_score, match_view, noise_sigma,
+                                psnr_db)
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_fov
 from stemdlf.simulate.scan import rapid_columns, true_distortion_profile
 from stemdlf.split import split_fovs
@@ -51,14 +52,45 @@ def test_view_matching_finds_the_row_offset_and_field_of_view(warp_pair):
     assert view.min_zncc > 0.4  # the left template is the most distorted
 
 
-@pytest.mark.parametrize("method, tolerance", [("dp", 0.5), ("paper", 1.5)])
-def test_known_warp_is_recovered(warp_pair, method, tolerance):
+def linearly_compressed_pair(left=20.0, scale=0.8, shape=(128, 256), seed=3):
+    """A textured slow scan and a rapid image showing it compressed: slow column x at rapid column
+    ``left + scale * x``, unrelated texture outside."""
+    rng = np.random.default_rng(seed)
+    slow = ndimage.gaussian_filter(rng.normal(size=shape), 1.5)
+    outside = ndimage.gaussian_filter(rng.normal(size=shape), 1.5)
+    src = (np.arange(shape[1]) - left) / scale
+    inside = (src >= 0) & (src <= shape[1] - 1)
+    rapid = outside.copy()
+    rapid[:, inside] = np.stack([np.interp(src[inside], np.arange(shape[1]), row) for row in slow])
+    return rapid, slow
+
+
+def test_stretch_aware_view_matching_finds_compressed_edges():
+    rapid, slow = linearly_compressed_pair(left=20.0, scale=0.8)
+    view = match_view(rapid, slow, max_row_offset=4, max_scale_change=0.3)
+    assert view.left == pytest.approx(20.0, abs=0.3)
+    assert view.right == pytest.approx(20.0 + 0.8 * 255, abs=0.3)
+    assert view.left_scale == pytest.approx(0.8, abs=0.02) and view.right_scale == pytest.approx(0.8, abs=0.02)
+    assert view.row_offset == pytest.approx(0.0, abs=0.3)
+    # The paper's plain templates match their own centre: each edge lands (scale - 1) x 25 px off.
+    plain = match_view(rapid, slow, max_row_offset=4)
+    assert plain.left == pytest.approx(20.0 - 0.2 * 25, abs=1.5)
+    assert plain.right == pytest.approx(20.0 + 0.8 * 255 + 0.2 * 25, abs=1.5)
+
+
+@pytest.mark.parametrize("method, options, tolerance", [
+    ("dp", DistortionOptions(), 0.5),
+    ("paper", DistortionOptions(), 0.5),
+    # as published: plain edge templates and the edge-band row offset; biased at the edges
+    ("paper", DistortionOptions(template_stretch_search=0.0, refine_row_offset=False), 1.5),
+], ids=["dp", "paper", "paper-as-published"])
+def test_known_warp_is_recovered(warp_pair, method, options, tolerance):
     dcfi_img, slow, truth, row_offset = warp_pair
-    d = estimate_distortion(dcfi_img, slow, method)
+    d = estimate_distortion(dcfi_img, slow, method, options)
     acc = compare_to_truth(d, truth, row_offset)
     assert acc["rms_px"] <= tolerance, acc
     assert acc["covered_columns"] > 0.9 * len(truth)
-    if method == "dp":
+    if options.refine_row_offset:
         assert abs(acc["row_offset_error_px"]) <= 0.3
 
 
@@ -111,10 +143,28 @@ def test_global_median_ignores_an_outlier_fov():
     assert combined.row_offset == -2.0
 
 
-def test_heterogeneity_prefers_structured_fovs(warp_pair):
+def test_noise_sigma_of_known_noise_on_a_ramp():
+    rng = np.random.default_rng(1)
+    image = rng.normal(0, 37.0, (256, 256)) + np.linspace(0, 5000, 256)[None, :]
+    assert noise_sigma(image) == pytest.approx(37.0, rel=0.03)
+
+
+def test_heterogeneity_prefers_landmarks_across_the_scan_line(warp_pair):
     _, slow, _, _ = warp_pair
-    flat = np.random.default_rng(0).normal(30000, 300, slow.shape)
-    assert heterogeneity_score(slow) > heterogeneity_score(flat)
+    rng = np.random.default_rng(0)
+    flat = rng.normal(30000, 300, slow.shape)
+    assert heterogeneity_score(slow) > 0.0 >= heterogeneity_score(flat) - 0.05
+    # Line segments in every part of the scan line, of random lengths: landmarks everywhere,
+    # unevenly spread. Across the scan line they fix horizontal positions; the same segments
+    # turned to run along the scan line fix none and score like a featureless FOV.
+    across = flat.copy()
+    for band in range(0, slow.shape[1], 16):
+        col = band + rng.integers(2, 13)
+        r0 = rng.integers(0, slow.shape[0] // 2)
+        across[r0:r0 + rng.integers(20, slow.shape[0] // 2), col:col + 2] -= 5000
+    along = flat + (across - flat).T
+    assert heterogeneity_score(across) > 1.0
+    assert heterogeneity_score(along) < 0.05
 
 
 def test_split_is_stable_when_fovs_are_added():

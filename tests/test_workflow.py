@@ -24,7 +24,7 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["simulate_fov"] == 6 and jobs["normalise_fov"] == 6 and jobs["dcfi_fov"] == 6
     assert jobs["validate_dataset"] == 2
     assert jobs["correct_fov"] == 6
-    assert jobs["estimate_distortion"] == 4  # paper/dp x reference/global, compared side by side
+    assert jobs["estimate_distortion"] == 6  # published/paper/dp x reference/global, compared side by side
     # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500: one training and one denoising each
     assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 7 and jobs["learning_curve"] == 7
     # evaluation: 5 tuned baselines x 2 test FOVs; CARE trained once and applied once;
@@ -92,7 +92,7 @@ def test_distortion_outputs(tiny_run):
     with tifffile.TiffFile(tiny_run / "results/corrected/single/fov000/dcfi.tif") as tif:
         assert tif.imagej_metadata["slow_roi"] == f"{r0},{r1},{c0},{c1}"
     table = pd.read_csv(tiny_run / "results/distortion/comparison.csv")
-    assert set(table["estimator"]) == {"paper-reference", "paper-global", "dp-reference", "dp-global"}
+    assert set(table["estimator"]) == {f"{m}-{s}" for m in ("published", "paper", "dp") for s in ("reference", "global")}
     assert table["rms_px"].notna().all()
     split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
     assert len(split["train"]) == 3 and len(split["test"]) == 2

@@ -147,7 +147,7 @@ def estimate_distortion_from_files(
     ----------
     fovs : dict
         FOV id -> (normalised DCFI path, normalised slow path), the candidate FOVs.
-    method : {"paper", "dp"}
+    method : {"paper", "dp", "published"}
     options : DistortionOptions
     reference : str or None
         Estimate on this FOV alone; None combines every FOV robustly (per-column

@@ -138,7 +138,7 @@ if explicit_split_lists():
 else:
     SPLIT = split_fovs(fov_ids("multi"), config["split"]["n_train"], config["split"]["n_test"], config["split"]["seed"])
 ESTIMATOR_SCOPES = ["reference", "global"]
-ESTIMATOR_METHODS = ["paper", "dp"]
+ESTIMATOR_METHODS = ["published", "paper", "dp"]  # stemdlf.distortion.METHODS
 
 
 def fixed_reference():

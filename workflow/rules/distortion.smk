@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    method="paper|dp",
+    method="published|paper|dp",
     scope="reference|global",
 
 

@@ -1,16 +1,16 @@
 """Scan-distortion correction of rapid-scan frames (paper, Methods "Distortion Correction").
 
-- :mod:`.view`      view matching by ZNCC (edges, then rows)
+- :mod:`.view`      view matching by ZNCC (edges, optionally over stretches, then rows)
 - :mod:`.estimate`  the paper's greedy strip search and a monotone DP estimator
 - :mod:`.profile`   the :class:`Distortion` profile: apply, save, load
 """
 
-from .estimate import (DistortionOptions, DistortionQualityError, combine_profiles, dp_profile,
-                       estimate_distortion, heterogeneity_score, strip_search)
+from .estimate import (METHODS, DistortionOptions, DistortionQualityError, combine_profiles, dp_profile,
+                       estimate_distortion, heterogeneity_score, noise_sigma, strip_search)
 from .profile import Distortion, compare_to_truth, psnr_db, zncc
 from .view import ViewMatch, match_view
 
 __all__ = [
-    "Distortion", "DistortionOptions", "compare_to_truth", "DistortionQualityError", "ViewMatch", "combine_profiles",
-    "dp_profile", "estimate_distortion", "heterogeneity_score", "match_view", "psnr_db", "strip_search", "zncc",
+    "METHODS", "Distortion", "DistortionOptions", "compare_to_truth", "DistortionQualityError", "ViewMatch", "combine_profiles",
+    "dp_profile", "estimate_distortion", "heterogeneity_score", "match_view", "noise_sigma", "psnr_db", "strip_search", "zncc",
 ]

@@ -16,12 +16,19 @@ view-matched DCFI form a matrix; dynamic programming finds the monotone path of
 highest total similarity with a bounded slope (no left-to-right accumulation of
 error as in the greedy search); the path is refined to sub-pixel by parabolic
 fits and smoothed by a penalised spline (GCV-chosen smoothing).
+
+Two fixes to the paper's view matching, on by default, off to run the paper's
+method exactly as published: ``template_stretch_search`` (``paper`` only: the
+edge templates are also matched stretched, so the greedy search starts at the
+true edge) and ``refine_row_offset`` (the row offset is re-measured on the
+non-linearly corrected DCFI and the profile re-estimated until it settles).
+``published`` is ``paper`` with both fixes off, whatever the options say.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -31,8 +38,13 @@ from .profile import Distortion, psnr_db, zncc
 from ..filters import bandpass
 from .view import ViewMatch, linear_columns, match_view
 
-__all__ = ["DistortionOptions", "estimate_distortion", "strip_search", "dp_profile", "heterogeneity_score",
-           "combine_profiles", "DistortionQualityError"]
+__all__ = ["METHODS", "DistortionOptions", "estimate_distortion", "strip_search", "dp_profile", "heterogeneity_score",
+           "combine_profiles", "DistortionQualityError", "noise_sigma"]
+
+
+#: The estimators: the paper's method with the view-matching fixes, dynamic programming, and the
+#: paper's method exactly as published.
+METHODS = ("paper", "dp", "published")
 
 
 class DistortionQualityError(ValueError):
@@ -44,7 +56,9 @@ class DistortionOptions:
     """Settings of the distortion estimate (the config's ``distortion:`` section)."""
 
     template_width_px: int = 50
+    template_stretch_search: float = 0.3
     max_row_offset_px: int = 16
+    refine_row_offset: bool = True
     stretch_range: tuple[float, float] = (-0.5, 1.0)
     strip_widths: tuple[int, int, int] = (10, 100, 10)
     dp_window_px: int = 4
@@ -230,22 +244,49 @@ def refine_row_offset(dcfi: np.ndarray, slow: np.ndarray, rapid_x: np.ndarray, m
     return float(i - m)
 
 
+def noise_sigma(image: np.ndarray) -> float:
+    """Standard deviation of white noise in an image (Immerkaer's Laplacian-difference mask, MAD-robust).
+
+    The 3x3 mask ``[[1,-2,1],[-2,4,-2],[1,-2,1]]`` cancels locally linear structure;
+    its output on white noise of sigma s has sigma 6 s, and the median absolute
+    value keeps edges (dislocations) from inflating the estimate.
+    """
+    mask = np.array([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+    response = ndimage.convolve(np.asarray(image, np.float64), mask, mode="reflect")[1:-1, 1:-1]
+    return float(np.median(np.abs(response)) / 0.6745 / 6.0)
+
+
 def heterogeneity_score(slow: np.ndarray, block: int = 32, highpass_px: float = 8.0) -> float:
-    """How well a FOV suits distortion estimation (higher is better).
+    """How well a FOV suits distortion estimation (higher is better; the ``auto`` reference).
 
     The paper picks a FOV whose dislocations are "entirely distributed but
-    heterogeneous": landmarks in every part of the scan line, unevenly spread.
-    Score = (10th percentile over column bands of the band's structure energy) x
-    (coefficient of variation of the block structure energies), where structure
-    energy is the variance of the band-passed image.
+    heterogeneous": landmarks in every part of the scan line, unevenly spread so
+    that matches are unambiguous. Only landmarks that fix a horizontal position
+    count (a dislocation running along the scan line does not), and only above the
+    noise. So the landmark signal is the squared horizontal gradient (Sobel) of the
+    band-passed slow scan, expressed as signal-to-noise ratio (noise power from
+    :func:`noise_sigma` times the filter's gain on white noise) and
+
+    score = (10th percentile over ``block/2``-px column bands of the landmark SNR)
+    x (coefficient of variation of the landmark energy over ``block`` x ``block`` blocks).
+
+    A FOV with a band of scan line free of crossing dislocations scores <= 0.
     """
-    hp = bandpass(slow, highpass_px=highpass_px)
-    h, w = hp.shape
-    nb_y, nb_x = h // block, w // block
-    blocks = hp[:nb_y * block, :nb_x * block].reshape(nb_y, block, nb_x, block).var(axis=(1, 3))
-    bands = blocks.mean(axis=0)
+    def landmarks(image: np.ndarray) -> np.ndarray:
+        return ndimage.sobel(bandpass(image, highpass_px=highpass_px), axis=1) ** 2
+
+    slow = np.asarray(slow, np.float64)
+    h, w = slow.shape
+    energy = landmarks(slow)
+    gain = landmarks(np.random.default_rng(0).standard_normal((h, w))).mean()
+    noise = noise_sigma(slow) ** 2 * gain + 1e-12
+    band = max(1, block // 2)
+    per_column = energy.mean(axis=0) / noise - 1.0
+    bands = per_column[:w // band * band].reshape(-1, band).mean(axis=1)
+    nb_y, nb_x = max(1, h // block), max(1, w // block)
+    blocks = energy[:nb_y * block, :nb_x * block].reshape(nb_y, block, nb_x, block).mean(axis=(1, 3))
     cv = blocks.std() / (blocks.mean() + 1e-12)
-    return float(np.percentile(bands, 10) * cv / (hp.var() + 1e-12))
+    return float(np.percentile(bands, 10) * cv)
 
 
 def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
@@ -256,7 +297,9 @@ def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
     ----------
     dcfi, slow : numpy.ndarray
         (H, W) normalised images of one FOV.
-    method : {"paper", "dp"}
+    method : {"paper", "dp", "published"}
+        ``published`` runs ``paper`` with ``template_stretch_search=0`` and
+        ``refine_row_offset=False``: the method exactly as the paper describes it.
     options : DistortionOptions
     where : str
         Name of the FOV, for messages.
@@ -271,12 +314,17 @@ def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
         If view matching scores below ``min_zncc`` or the corrected DCFI scores
         below ``min_psnr_db`` against the slow scan.
     """
-    if method not in ("paper", "dp"):
-        raise ValueError(f"unknown distortion method {method!r}; use 'paper' or 'dp'")
+    if method not in METHODS:
+        raise ValueError(f"unknown distortion method {method!r}; use one of {', '.join(METHODS)}")
+    if method == "published":
+        method, options = "paper", replace(options, template_stretch_search=0.0, refine_row_offset=False)
     t0 = time.perf_counter()
     h, w = slow.shape
+    # dp finds the edges itself (its path may start and end anywhere); the greedy search
+    # starts at the view-matched edge, so `paper` needs the stretch-aware edge match.
+    stretch_search = options.template_stretch_search if method == "paper" else 0.0
     view: ViewMatch = match_view(dcfi, slow, options.template_width_px, options.max_row_offset_px,
-                                 options.highpass_px)
+                                 options.highpass_px, stretch_search)
     if view.min_zncc < options.min_zncc:
         raise DistortionQualityError(
             f"{where or 'reference FOV'}: view matching is poor (ZNCC left {view.left_zncc:.2f}, right "
@@ -285,34 +333,25 @@ def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
             "distortion.reference FOV, or use distortion.reference: global.")
     lin = linear_columns(w, view.left, view.right)
     stretched = _resample_columns(np.asarray(dcfi, np.float64), lin)
-    rapid_rows, slow_rows = _aligned_rows(stretched, np.asarray(slow, np.float64), view.row_offset)
     info: dict = {"method": method, "view": view.__dict__ | {"min_zncc": view.min_zncc}}
-    if method == "paper":
-        # PSNR of the strips is computed on band-passed images: rapid and slow backgrounds
-        # differ (detector transfer), and on raw intensities the greedy search can prefer a
-        # wrong stretch that matches the background better than the dislocations.
-        bp_rows = bandpass(rapid_rows, highpass_px=options.highpass_px)
-        bp_slow = bandpass(slow_rows, highpass_px=options.highpass_px)
-        lo, hi, step = options.strip_widths
-        best = None
-        for width in range(lo, hi + 1, step):
-            knots_s, knots_d = strip_search(bp_rows, bp_slow, width, options.stretch_range)
-            matched = _profile_from_knots(knots_s, knots_d, w)
-            score = _final_psnr(dcfi, slow, matched, lin, view.row_offset)
-            if best is None or score > best[0]:
-                best = (score, width, matched, knots_s, knots_d)
-        _, width, matched, knots_s, knots_d = best
-        info.update(strip_width_px=width, knots_slow=knots_s.tolist(), knots_dcfi=knots_d.tolist())
-    else:
-        matched = dp_profile(rapid_rows, slow_rows, options.dp_window_px, options.dp_max_slope, options.highpass_px)
-        # The row offset from edge bands is only as good as the linear stretch; refine it on the
-        # non-linearly corrected image, then re-estimate the profile with the refined rows.
-        row_offset = refine_row_offset(dcfi, slow, np.interp(matched, np.arange(w), lin),
-                                       options.max_row_offset_px, options.highpass_px)
+    matched = _matched_profile(method, stretched, np.asarray(slow, np.float64), view.row_offset, dcfi, lin,
+                               options, info)
+    if options.refine_row_offset:
+        # The row offset from edge bands is only as good as the linear stretch (a diagonal
+        # dislocation shifted sideways looks shifted vertically); refine it on the
+        # non-linearly corrected image and re-estimate the profile with the refined rows,
+        # until the offset settles.
         info["row_offset_view"] = view.row_offset
-        view = ViewMatch(view.left, view.right, row_offset, view.left_zncc, view.right_zncc, view.row_zncc)
-        rapid_rows, slow_rows = _aligned_rows(stretched, np.asarray(slow, np.float64), view.row_offset)
-        matched = dp_profile(rapid_rows, slow_rows, options.dp_window_px, options.dp_max_slope, options.highpass_px)
+        for _ in range(3):
+            row_offset = refine_row_offset(dcfi, slow, np.interp(matched, np.arange(w), lin),
+                                           options.max_row_offset_px, options.highpass_px)
+            settled = abs(row_offset - view.row_offset) < 0.5
+            view = ViewMatch(view.left, view.right, row_offset, view.left_zncc, view.right_zncc, view.row_zncc,
+                             view.left_scale, view.right_scale)
+            matched = _matched_profile(method, stretched, np.asarray(slow, np.float64), view.row_offset, dcfi,
+                                       lin, options, info)
+            if settled:
+                break
     rapid_x = np.interp(matched, np.arange(w), lin, left=np.nan, right=np.nan)
     rapid_x[np.isnan(matched)] = np.nan
     distortion = Distortion(rapid_x, view.row_offset, (h, w), info)
@@ -324,6 +363,31 @@ def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
             f"{corrected_psnr:.1f} dB < distortion.min_psnr_db = {options.min_psnr_db}). Choose another "
             "distortion.reference FOV, or use distortion.reference: global.")
     return distortion
+
+
+def _matched_profile(method: str, stretched: np.ndarray, slow: np.ndarray, row_offset: float, dcfi: np.ndarray,
+                     lin: np.ndarray, options: DistortionOptions, info: dict) -> np.ndarray:
+    """View-matched column for every slow column, by the paper's strip search or by DP."""
+    w = slow.shape[1]
+    rapid_rows, slow_rows = _aligned_rows(stretched, slow, row_offset)
+    if method == "dp":
+        return dp_profile(rapid_rows, slow_rows, options.dp_window_px, options.dp_max_slope, options.highpass_px)
+    # PSNR of the strips is computed on band-passed images: rapid and slow backgrounds
+    # differ (detector transfer), and on raw intensities the greedy search can prefer a
+    # wrong stretch that matches the background better than the dislocations.
+    bp_rows = bandpass(rapid_rows, highpass_px=options.highpass_px)
+    bp_slow = bandpass(slow_rows, highpass_px=options.highpass_px)
+    lo, hi, step = options.strip_widths
+    best = None
+    for width in range(lo, hi + 1, step):
+        knots_s, knots_d = strip_search(bp_rows, bp_slow, width, options.stretch_range)
+        matched = _profile_from_knots(knots_s, knots_d, w)
+        score = _final_psnr(dcfi, slow, matched, lin, row_offset)
+        if best is None or score > best[0]:
+            best = (score, width, matched, knots_s, knots_d)
+    _, width, matched, knots_s, knots_d = best
+    info.update(strip_width_px=width, knots_slow=knots_s.tolist(), knots_dcfi=knots_d.tolist())
+    return matched
 
 
 def _final_psnr(dcfi: np.ndarray, slow: np.ndarray, matched: np.ndarray, lin: np.ndarray, row_offset: float) -> float:

@@ -6,6 +6,15 @@ normalised cross-correlation (ZNCC, :func:`skimage.feature.match_template`); the
 rapid image between the two matches is stretched linearly to the slow width.
 Vertically, a band from the top (then bottom) of the slow scan is matched the same
 way and the offset with the higher ZNCC is kept; no vertical stretch.
+
+The paper matches the templates as they are. Under hysteresis the rapid scan is
+locally compressed or stretched within the template (most at the left edge, where
+the scan coils are still settling), and an unscaled template matches its own
+centre: the edge lands ``(stretch - 1) x template_width / 2`` px off (about 5 px for
+a 0.8 stretch and 50-px templates), which the strip search then carries into its
+first knot. With ``max_scale_change > 0`` each edge template is also resampled to
+stretches ``1 +- max_scale_change`` (anchored at the image edge) and the best
+(position, stretch) pair by ZNCC is kept, which removes that bias.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ class ViewMatch:
     left_zncc: float
     right_zncc: float
     row_zncc: float
+    left_scale: float = 1.0
+    right_scale: float = 1.0
 
     @property
     def min_zncc(self) -> float:
@@ -50,13 +61,41 @@ def _peak_1d(scores: np.ndarray) -> tuple[float, float]:
     return float(i), float(scores[i])
 
 
+def _match_edge(dcfi: np.ndarray, template: np.ndarray, side: str, scales: np.ndarray) -> tuple[float, float, float]:
+    """Best match of an edge template over positions and stretches.
+
+    The template is resampled so that slow-scan column ``c`` (counted from the image
+    edge given by ``side``) falls on rapid column ``c * scale``; scale 1 is the plain
+    template.
+
+    Returns
+    -------
+    edge, zncc, scale : float
+        Rapid column of the image edge (slow column 0 for ``"left"``, W-1 for
+        ``"right"``), its ZNCC and the stretch (rapid px per slow px) at that edge.
+    """
+    tw = template.shape[1]
+    best = None
+    for scale in scales:
+        n = int(np.floor((tw - 1) * scale)) + 1
+        if n < 3 or n > dcfi.shape[1]:
+            continue
+        offsets = np.arange(n) / scale  # slow columns from the edge, for each rapid column from the edge
+        src = offsets if side == "left" else (tw - 1) - offsets[::-1]
+        resampled = np.stack([np.interp(src, np.arange(tw), row) for row in template]).astype(np.float32)
+        pos, z = _peak_1d(match_template(dcfi, resampled).max(axis=0))
+        if best is None or z > best[1]:
+            best = (pos if side == "left" else pos + n - 1, z, float(scale))
+    return best
+
+
 def linear_columns(width: int, left: float, right: float) -> np.ndarray:
     """Rapid columns of a linear stretch mapping slow column 0 to ``left`` and W-1 to ``right``."""
     return left + np.arange(width) * (right - left) / (width - 1)
 
 
 def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max_row_offset: int = 16,
-               highpass_px: float = 8.0) -> ViewMatch:
+               highpass_px: float = 8.0, max_scale_change: float = 0.0, scale_step: float = 0.01) -> ViewMatch:
     """Match the slow-scan field of view in a rapid DCFI (both normalised, same shape).
 
     Parameters
@@ -69,6 +108,11 @@ def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max
         Largest vertical offset searched (px).
     highpass_px : float
         Band-pass before matching (:func:`stemdlf.filters.bandpass`; 0: smoothing only).
+    max_scale_change : float
+        Also match the edge templates stretched by up to this fraction (0: the paper's
+        plain templates; 0.3: stretches 0.7..1.3).
+    scale_step : float
+        Step of the stretches searched.
 
     Returns
     -------
@@ -81,11 +125,10 @@ def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max
     dcfi = bandpass(dcfi, highpass_px=highpass_px).astype(np.float32)
     slow = bandpass(slow, highpass_px=highpass_px).astype(np.float32)
     # Horizontal: edge templates (central rows, so any vertical offset within m still overlaps).
-    left_scores = match_template(dcfi, slow[rows, :template_width])  # (2m+1, W - tw + 1)
-    right_scores = match_template(dcfi, slow[rows, w - template_width:])
-    left_dx, left_z = _peak_1d(left_scores.max(axis=0))
-    right_dx, right_z = _peak_1d(right_scores.max(axis=0))
-    left, right = left_dx, right_dx + template_width - 1
+    k = int(round(max_scale_change / scale_step)) if max_scale_change > 0 else 0
+    scales = 1.0 + scale_step * np.arange(-k, k + 1)
+    left, left_z, left_scale = _match_edge(dcfi, slow[rows, :template_width], "left", scales)
+    right, right_z, right_scale = _match_edge(dcfi, slow[rows, w - template_width:], "right", scales)
     # Vertical: stretch the DCFI linearly onto the slow columns, then match top and bottom bands.
     cols = linear_columns(w, left, right)
     stretched = np.stack([np.interp(cols, np.arange(w), row) for row in dcfi])
@@ -98,4 +141,4 @@ def match_view(dcfi: np.ndarray, slow: np.ndarray, template_width: int = 50, max
         offset = pos - m if top else pos - (h - m - band)
         if best is None or z > best[1]:
             best = (offset, z)
-    return ViewMatch(left, right, float(best[0]), left_z, right_z, best[1])
+    return ViewMatch(float(left), float(right), float(best[0]), left_z, right_z, best[1], left_scale, right_scale)
