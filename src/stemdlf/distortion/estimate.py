@@ -316,10 +316,12 @@ def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
     """
     if method not in METHODS:
         raise ValueError(f"unknown distortion method {method!r}; use one of {', '.join(METHODS)}")
+    estimator = method
     if method == "published":
         method, options = "paper", replace(options, template_stretch_search=0.0, refine_row_offset=False)
     t0 = time.perf_counter()
     h, w = slow.shape
+    slow = np.asarray(slow, np.float64)
     # dp finds the edges itself (its path may start and end anywhere); the greedy search
     # starts at the view-matched edge, so `paper` needs the stretch-aware edge match.
     stretch_search = options.template_stretch_search if method == "paper" else 0.0
@@ -333,23 +335,23 @@ def estimate_distortion(dcfi: np.ndarray, slow: np.ndarray, method: str = "dp",
             "distortion.reference FOV, or use distortion.reference: global.")
     lin = linear_columns(w, view.left, view.right)
     stretched = _resample_columns(np.asarray(dcfi, np.float64), lin)
-    info: dict = {"method": method, "view": view.__dict__ | {"min_zncc": view.min_zncc}}
-    matched = _matched_profile(method, stretched, np.asarray(slow, np.float64), view.row_offset, dcfi, lin,
-                               options, info)
+    info: dict = {"method": estimator, "view": view.__dict__ | {"min_zncc": view.min_zncc}}
+    matched = _matched_profile(method, stretched, slow, view.row_offset, dcfi, lin, options, info)
     if options.refine_row_offset:
         # The row offset from edge bands is only as good as the linear stretch (a diagonal
         # dislocation shifted sideways looks shifted vertically); refine it on the
         # non-linearly corrected image and re-estimate the profile with the refined rows,
-        # until the offset settles.
+        # until the offset settles. The profile sees whole rows only (_aligned_rows), so it
+        # is re-estimated only when the rounded offset changes.
         info["row_offset_view"] = view.row_offset
         for _ in range(3):
             row_offset = refine_row_offset(dcfi, slow, np.interp(matched, np.arange(w), lin),
                                            options.max_row_offset_px, options.highpass_px)
             settled = abs(row_offset - view.row_offset) < 0.5
-            view = ViewMatch(view.left, view.right, row_offset, view.left_zncc, view.right_zncc, view.row_zncc,
-                             view.left_scale, view.right_scale)
-            matched = _matched_profile(method, stretched, np.asarray(slow, np.float64), view.row_offset, dcfi,
-                                       lin, options, info)
+            rows_changed = round(row_offset) != round(view.row_offset)
+            view = replace(view, row_offset=row_offset)
+            if rows_changed:
+                matched = _matched_profile(method, stretched, slow, view.row_offset, dcfi, lin, options, info)
             if settled:
                 break
     rapid_x = np.interp(matched, np.arange(w), lin, left=np.nan, right=np.nan)
