@@ -13,6 +13,7 @@ test refuses to touch a slurm.conf it did not write, and removes its own afterwa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -61,8 +62,10 @@ SelectTypeParameters=CR_Core_Memory
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-# no sacct here: Snakemake asks squeue, which must still list finished jobs
-MinJobAge=600
+# No sacct here: Snakemake asks squeue, which must still list finished jobs, and the test
+# checks every job of its run at the end of the suite, however long the suite took on this
+# machine. MinJobAge=0 never purges a finished job from this throw-away cluster's memory.
+MinJobAge=0
 ReturnToService=2
 # the node offers more CPUs than the machine has: most jobs are short and I/O bound
 SlurmdParameters=config_overrides
@@ -118,6 +121,9 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run([sbin("slurmd")], check=True)
     try:
         _wait(_node_idle, 60, "the node is not idle")
+        # the checks at the end of the suite need every finished job still listed (MinJobAge=0)
+        config = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
+        assert re.search(r"^MinJobAge\s*=\s*0 sec", config, re.M), config
         yield root
     finally:
         for name in ("slurmd", "slurmctld", "munged"):
