@@ -90,3 +90,20 @@ def test_cli_reports_a_missing_distortion_profile(identity_model, tmp_path, caps
                  "--distortion", str(tmp_path / "nowhere"), "--quiet"]) == 2
     assert "nowhere/profile.csv: not found" in capsys.readouterr().err
     assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_multi_frame_filter_takes_each_frames_window_across_chunks(tmp_path, causal):
+    """An untrained residual model is the identity on the filtered frame of its window: each output
+    frame must be its own input frame, also when the stack is read in chunks (windows span chunk
+    boundaries) and whichever channel holds the filtered frame."""
+    model = build_unet(UNetSettings(depth=2, base_filters=4, input_frames=3, causal=causal))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    denoiser = Denoiser(path, batch_size=2)
+    assert denoiser.input_frames == 3 and denoiser.causal is causal
+    frames = np.random.default_rng(3).uniform(0, 65535, (9, 16, 24)).astype(np.float32)
+    np.testing.assert_allclose(denoiser(frames), frames, atol=0.02)
+    write_tiff(tmp_path / "in.tif", frames, pixel_size_nm=2.0)
+    denoise_stack(denoiser, tmp_path / "in.tif", tmp_path / "out.tif", chunk_frames=4)
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "out.tif"), frames, atol=0.02)

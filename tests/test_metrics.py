@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from stemdlf.metrics import MAX_I, frame_metrics, horizontal_spectrum, psnr, psnr_in_band, spectral_cutoff, ssim
+from stemdlf.metrics import (MAX_I, frame_metrics, horizontal_spectrum, noise_floor, psnr, psnr_in_band, spectral_cutoff,
+                             ssim)
 
 
 def test_psnr_of_a_known_mse_is_exact():
@@ -56,5 +57,35 @@ def test_frame_metrics_names():
     ref = rng.random((32, 32)) * MAX_I
     m = frame_metrics(ref + 10, ref, truth=ref, pixel_size_nm=2.0)
     assert set(m) == {"psnr", "psnr_band", "psnr_outside_band", "ssim", "spectral_cutoff_px",
-                      "spectral_cutoff_per_um", "psnr_truth", "ssim_truth"}
+                      "spectral_cutoff_per_um", "psnr_truth", "ssim_truth", "spectral_cutoff_truth_px"}
     assert m["spectral_cutoff_per_um"] == pytest.approx(1000 / (m["spectral_cutoff_px"] * 2.0))
+
+
+def _specimen(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    clean = ndimage.gaussian_filter(rng.random(shape), 1.5) * 20000
+    return clean - clean.mean() + 30000
+
+
+def test_noise_floor_is_the_power_of_the_images_white_noise():
+    rng = np.random.default_rng(3)
+    flat = np.full((256, 256), 30000.0) + rng.normal(0, 500, (256, 256))
+    _, log_power = horizontal_spectrum(flat)
+    assert noise_floor(flat) == pytest.approx(np.median(log_power), abs=0.15)
+
+
+def test_a_noisy_reference_does_not_reward_noise_over_detail():
+    clean = _specimen((256, 256))
+    rng = np.random.default_rng(4)
+    slow = clean + rng.normal(0, 300, clean.shape)  # a slow scan: the specimen plus white noise
+    other_noise = clean + rng.normal(0, 300, clean.shape)  # keeps as much noise as the slow scan
+    floor = noise_floor(slow)
+    # without a floor, keeping the reference's noise level "matches" further than the clean specimen
+    assert spectral_cutoff(other_noise, slow) < spectral_cutoff(clean, slow)
+    # with it, both agree as far as the slow scan shows the specimen, and a blurred image loses
+    limited = spectral_cutoff(clean, slow, reference_floor=floor)
+    assert spectral_cutoff(other_noise, slow, reference_floor=floor) == pytest.approx(limited)
+    assert spectral_cutoff(ndimage.gaussian_filter1d(clean, 2.5, axis=1), slow, reference_floor=floor) > limited
+    # against the truth: the clean image agrees to Nyquist; the noise ends the agreement
+    assert spectral_cutoff(clean, clean) == pytest.approx(2.0)
+    assert spectral_cutoff(other_noise, clean) > 3.0

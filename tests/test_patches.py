@@ -93,3 +93,27 @@ def test_single_fov_is_split_by_rows(tmp_path):
     write_tiff(tmp_path / "s/slow.tif", np.zeros((80, 40), np.float32))
     train, val = training_pairs([tmp_path / "s/rapid.tif"], [tmp_path / "s/slow.tif"], ["s"], 4, 0.2, 16, 0)
     assert train[0].rows == (0, 64) and val[0].rows == (64, 80) and train[0].n_frames == 4
+
+
+def test_frame_windows_are_centred_or_causal_and_mirrored_at_the_ends():
+    from stemdlf.patches import frame_window
+
+    assert frame_window(5, 10, 1).tolist() == [5]
+    assert frame_window(5, 10, 5).tolist() == [3, 4, 5, 6, 7]
+    assert frame_window(0, 10, 5).tolist() == [2, 1, 0, 1, 2]
+    assert frame_window(9, 10, 5).tolist() == [7, 8, 9, 8, 7]
+    assert frame_window(5, 10, 3, causal=True).tolist() == [3, 4, 5]
+    assert frame_window(0, 10, 3, causal=True).tolist() == [2, 1, 0]
+    assert frame_window(0, 1, 3).tolist() == [0, 0, 0]
+
+
+def test_multi_frame_patches_hold_the_aligned_window_around_the_chosen_frame():
+    x, y = sample_patches([ramp_pair(frames=6)], 40, 16, np.random.default_rng(2), augment="vflip", input_frames=3)
+    assert x.shape == (40, 16, 16, 3) and y.shape == (40, 16, 16, 1)
+    frames = np.round((x - y) * 65535.0 / 1000.0)  # frame index of each channel, constant per patch
+    assert np.allclose(frames, frames[:, :1, :1, :], atol=1e-3)
+    centre = frames[:, 0, 0, 1]
+    # channels are the neighbours of the centre frame, mirrored at the ends of the stack
+    from stemdlf.patches import frame_window
+    for f, c in zip(frames[:, 0, 0, :], centre):
+        assert f.tolist() == frame_window(int(c), 6, 3).tolist()

@@ -69,10 +69,10 @@ def test_killed_training_resumes_from_its_last_epoch(tmp_path, pairs):
 
 
 def test_each_epoch_draws_its_own_reproducible_patches(pairs):
-    from stemdlf.train import _epoch_batches
+    from stemdlf.train import _epoch_batch
 
     s = settings()
-    first, again, second = (_epoch_batches(pairs[0], s, e)[3][0] for e in (1, 1, 2))
+    first, again, second = (_epoch_batch(pairs[0], s, e, 3)[0] for e in (1, 1, 2))
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, second)
 

@@ -92,7 +92,8 @@ def target_range(pairs: list[TrainingPair], percentiles: tuple[float, float] = P
 
 def train_care(train: list[TrainingPair], validation: list[TrainingPair], *, patch_size: int, batch_size: int,
                epochs: int, steps_per_epoch: int, validation_patches: int, max_patches: int, seed: int,
-               model_dir: str | Path, work_dir: str | Path, log: Callable[[str], None] = print) -> dict:
+               model_dir: str | Path, work_dir: str | Path, log: Callable[[str], None] = print,
+               max_seconds: float | None = None) -> dict:
     """Train CARE with its defaults and a given budget; write the model folder atomically.
 
     Parameters
@@ -114,11 +115,14 @@ def train_care(train: list[TrainingPair], validation: list[TrainingPair], *, pat
         Scratch folder CSBDeep trains in (its logs and per-epoch weights).
     log : callable
         Receives progress messages.
+    max_seconds : float, optional
+        Wall-clock budget: training stops after the step that passes it (the DLF variant's
+        own training time, for a comparison at equal compute on the same machine).
 
     Returns
     -------
     dict
-        Summary: the budget, patch counts, training time and the CARE config.
+        Summary: the budget, patch counts, training time, steps run and the CARE config.
     """
     import time
 
@@ -137,6 +141,17 @@ def train_care(train: list[TrainingPair], validation: list[TrainingPair], *, pat
     if work_dir.exists():
         shutil.rmtree(work_dir)
     model = CARE(config, work_dir.name, basedir=str(work_dir.parent))
+    model.prepare_for_training()
+    steps = keras.callbacks.Callback()
+    steps.count = 0
+
+    def count(batch, logs=None):
+        steps.count += 1
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            steps.model.stop_training = True
+
+    steps.on_train_batch_end = count
+    model.callbacks.append(steps)
     start = time.perf_counter()
     history = model.train(x, y, validation_data=(x_val, y_val))
     seconds = time.perf_counter() - start
@@ -149,7 +164,7 @@ def train_care(train: list[TrainingPair], validation: list[TrainingPair], *, pat
     rows = [{"epoch": i + 1, "loss": history.history["loss"][i], "val_loss": history.history["val_loss"][i]}
             for i in range(len(history.history["loss"]))]
     return {"budget_samples": budget, "training_patches": len(x), "validation_patches": len(x_val),
-            "seconds": round(seconds, 1), "history": rows,
+            "seconds": round(seconds, 1), "max_seconds": max_seconds, "steps_run": steps.count, "history": rows,
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(config).items()}}
 
 

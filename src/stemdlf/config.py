@@ -24,6 +24,7 @@ __all__ = [
     "acquisition_params",
     "drift_options",
     "distortion_options",
+    "DISTORTION_WORKFLOW_KEYS",
     "variant_settings",
     "SYNTHETIC",
 ]
@@ -86,12 +87,17 @@ def drift_options(config: dict[str, Any]) -> DriftOptions:
     return from_dict(DriftOptions, section, "dcfi")
 
 
+#: Keys of the ``distortion:`` section that steer the workflow (which estimate, per-FOV registration
+#: and its gate) rather than the estimator: the estimate's rule params leave them out.
+DISTORTION_WORKFLOW_KEYS = ("method", "reference", "compare", "align_frames", "register_fovs", "max_residual_px",
+                            "on_poor_registration")
+
+
 def distortion_options(config: dict[str, Any]):
     """:class:`~stemdlf.distortion.DistortionOptions` from the ``distortion:`` section (estimator settings only)."""
     from .distortion import DistortionOptions
 
-    skip = {"method", "reference", "compare", "align_frames"}
-    section = {k: v for k, v in (config.get("distortion") or {}).items() if k not in skip}
+    section = {k: v for k, v in (config.get("distortion") or {}).items() if k not in DISTORTION_WORKFLOW_KEYS}
     return from_dict(DistortionOptions, section, "distortion")
 
 

@@ -8,18 +8,39 @@ than ``model.predict`` and works alike under TensorFlow, JAX and PyTorch.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError
-from .normalise import FULL_SCALE
-from .tiff import iter_frames, pixel_size_nm, tiff_info, write_tiff
-from .unet import size_multiple
+from .normalise import FULL_SCALE, INPUT_SCALINGS, MinMax, mean_frame_scaling, scale_frames
+from .tiff import iter_frames, pixel_size_nm, read_frames, tiff_info, write_tiff
+from .patches import frame_window
+from .unet import input_window, size_multiple
 
-__all__ = ["load_model", "Denoiser", "denoise_stack"]
+__all__ = ["load_model", "read_model_card", "Denoiser", "denoise_stack"]
+
+
+def read_model_card(model_path: str | Path) -> dict:
+    """The training contract written beside a filter (:func:`stemdlf.train.write_model_card`), or {}.
+
+    Raises
+    ------
+    DataError
+        If the card exists but is not readable JSON.
+    """
+    path = Path(model_path).with_suffix(".json")
+    if not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(path, f"the model card is not readable JSON ({err})") from err
+    return card if isinstance(card, dict) and card.get("format", "").startswith("stemdlf-model-card") else {}
 
 
 def load_model(path: str | Path):
@@ -42,13 +63,17 @@ def load_model(path: str | Path):
     except Exception as err:  # noqa: BLE001 - keras raises many types for a bad archive
         raise DataError(path, f"cannot be loaded as a Keras model: {err}") from err
     shape = tuple(model.input_shape)
-    if len(shape) != 4 or shape[-1] != 1 or tuple(model.output_shape)[-1] != 1:
-        raise DataError(path, f"expected a single-channel image model (batch, H, W, 1), got input {shape}")
+    if len(shape) != 4 or tuple(model.output_shape)[-1] != 1:
+        raise DataError(path, f"expected an image model (batch, H, W, frames) -> (batch, H, W, 1), got input {shape}")
     return model
 
 
 class Denoiser:
     """A trained filter as a function of frames on the 0..65535 scale.
+
+    A filter trained on a window of aligned frames (``input_frames > 1``) takes, for each
+    frame, its neighbours in the stack it is given (:func:`stemdlf.patches.frame_window`):
+    the frames must be aligned (as the workflow's corrected stacks are).
 
     Parameters
     ----------
@@ -63,27 +88,78 @@ class Denoiser:
     >>> clean = denoise(frames)                                      # doctest: +SKIP
     """
 
-    def __init__(self, model, batch_size: int = 8) -> None:
-        self.model = load_model(model) if isinstance(model, (str, Path)) else model
+    def __init__(self, model, batch_size: int = 8, input_scaling: str | None = None) -> None:
+        card = {}
+        if isinstance(model, (str, Path)):
+            card = read_model_card(model)
+            model = load_model(model)
+        self.model = model
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = int(batch_size)
         self.multiple = size_multiple(self.model)
+        self.input_frames, current = input_window(self.model)
+        self.causal = self.input_frames > 1 and current == self.input_frames - 1
+        self.input_scaling = input_scaling or card.get("input_scaling", "none")
+        if self.input_scaling not in INPUT_SCALINGS:
+            raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
+        self.card = card
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """Denoise one frame ``(H, W)`` or a stack ``(n, H, W)``; float32, same shape."""
+    def scaling_of(self, frames) -> MinMax | None:
+        """The input scaling this filter applies to a stack (None when it takes frames as they are)."""
+        return mean_frame_scaling(frames) if self.input_scaling == "mean_frame" else None
+
+    @property
+    def context(self) -> tuple[int, int]:
+        """Frames before and after a filtered frame that its window needs."""
+        k = self.input_frames
+        return (k - 1, 0) if self.causal else ((k - 1) // 2, k - 1 - (k - 1) // 2)
+
+    def __call__(self, frames: np.ndarray, start: int = 0, stop: int | None = None,
+                 n_total: int | None = None, offset: int = 0, scaling: MinMax | None = None) -> np.ndarray:
+        """Denoise one frame ``(H, W)`` or frames ``start..stop`` of a stack ``(n, H, W)``; float32.
+
+        Parameters
+        ----------
+        frames : numpy.ndarray
+            ``(H, W)`` or ``(n, H, W)``; for a multi-frame filter, also the neighbours of the
+            frames filtered.
+        start, stop : int
+            Frames of ``frames`` to filter (default: all).
+        n_total, offset : int, optional
+            When ``frames`` is a part of a longer stack: that stack's length and the index of
+            ``frames[0]`` in it, so windows are mirrored only at the true ends of the stack.
+        scaling : MinMax, optional
+            For a filter trained with ``input_scaling: mean_frame``: the stack's scaling
+            (:meth:`scaling_of` of the whole stack); by default it is taken from ``frames``.
+        """
         frames = np.asarray(frames)
         single = frames.ndim == 2
         stack = frames[np.newaxis] if single else frames
         if stack.ndim != 3:
             raise ValueError(f"expected (H, W) or (frames, H, W), got shape {frames.shape}")
+        if self.input_scaling != "none":
+            stack = scale_frames(stack, scaling or self.scaling_of(stack))
         n, h, w = stack.shape
+        stop = n if stop is None else stop
+        n_total = n if n_total is None else n_total
         ph, pw = -h % self.multiple, -w % self.multiple
-        out = np.empty((n, h, w), np.float32)
-        for start in range(0, n, self.batch_size):
-            batch = stack[start:start + self.batch_size].astype(np.float32) / FULL_SCALE
+        out = np.empty((stop - start, h, w), np.float32)
+        for b0 in range(start, stop, self.batch_size):
+            idx = np.arange(b0, min(b0 + self.batch_size, stop))
+            if self.input_frames == 1:
+                batch = stack[idx].astype(np.float32)[..., np.newaxis]
+            else:
+                windows = np.stack([frame_window(offset + i, n_total, self.input_frames, self.causal) - offset
+                                    for i in idx])
+                if windows.min() < 0 or windows.max() >= n:
+                    raise ValueError("the frames given do not hold the window of every frame filtered")
+                batch = np.moveaxis(stack[windows].astype(np.float32), 1, -1)
+            batch /= FULL_SCALE
             if ph or pw:
-                batch = np.pad(batch, ((0, 0), (0, ph), (0, pw)), mode="reflect" if min(h, w) > 1 else "edge")
-            pred = np.asarray(self.model.predict_on_batch(batch[..., np.newaxis]))
-            out[start:start + len(batch)] = pred[:, :h, :w, 0] * FULL_SCALE
+                batch = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
+            pred = np.asarray(self.model.predict_on_batch(batch))
+            out[idx - start] = pred[:, :h, :w, 0] * FULL_SCALE
         return out[0] if single else out
 
 
@@ -137,11 +213,28 @@ def denoise_stack(
     if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
         raise DataError(input_path, f"crop {crop} is outside its {h}x{w} frames")
 
+    before, after = denoiser.context
+    starts = list(range(0, n, chunk_frames))
+    # a filter trained with input_scaling mean_frame needs the whole stack's mean frame first
+    scaling = denoiser.scaling_of(prepare(c) for c in iter_frames(input_path, chunk_frames))
+
+    def load(start: int) -> tuple[np.ndarray, int]:
+        """A chunk with the neighbours its frames' windows need, prepared; and its first frame's index."""
+        lo, hi = max(0, start - before), min(n, start + chunk_frames + after)
+        return prepare(read_frames(input_path, lo, hi)), lo
+
     def chunks() -> Iterator[np.ndarray]:
-        with tqdm(total=n, unit="frame", disable=not progress) as bar:
-            for frames in iter_frames(input_path, chunk_frames):
-                yield denoiser(prepare(frames))[:, r0:r1, c0:c1]
-                bar.update(len(frames))
+        # reading and preparing the next chunk (I/O, normalisation, distortion resampling) runs in
+        # a thread while the model filters this one; the model's kernels release the GIL
+        with ThreadPoolExecutor(1) as pool, tqdm(total=n, unit="frame", disable=not progress) as bar:
+            pending = pool.submit(load, starts[0])
+            for k, start in enumerate(starts):
+                frames, lo = pending.result()
+                if k + 1 < len(starts):
+                    pending = pool.submit(load, starts[k + 1])
+                stop = min(n, start + chunk_frames)
+                yield denoiser(frames, start - lo, stop - lo, n_total=n, offset=lo, scaling=scaling)[:, r0:r1, c0:c1]
+                bar.update(stop - start)
 
     out_shape = (n, r1 - r0, c1 - c0) if len(shape) == 3 else (r1 - r0, c1 - c0)
     return write_tiff(output_path, chunks(), pixel_size_nm(input_path), shape=out_shape, dtype=np.float32,

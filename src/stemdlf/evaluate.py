@@ -80,8 +80,9 @@ def summarise(metrics: pd.DataFrame, methods: list[str] | None = None) -> pd.Dat
     return table.sort_values(["method", "metric"]).reset_index(drop=True)
 
 
-def summary_markdown(summary: pd.DataFrame, metrics: tuple[str, ...] = ("psnr", "psnr_band", "psnr_outside_band",
-                                                                       "ssim", "psnr_truth", "spectral_cutoff_px")
+def summary_markdown(summary: pd.DataFrame, metrics: tuple[str, ...] = ("psnr", "psnr_band", "ssim", "psnr_truth",
+                                                                       "ssim_truth", "spectral_cutoff_truth_px",
+                                                                       "spectral_cutoff_px")
                      ) -> str:
     """A Markdown table: one row per method, mean +- sd of each metric, PSNR % change vs rapid."""
     present = [m for m in metrics if m in set(summary["metric"])]

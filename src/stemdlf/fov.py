@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .distortion import Distortion, DistortionOptions
 
 __all__ = ["full_roi", "stack_minmax", "normalise_fov", "dcfi_fov", "write_json", "estimate_distortion_from_files",
-           "correct_fov"]
+           "register_fovs_from_files", "correct_fov"]
 
 
 def full_roi(shape: tuple[int, ...]) -> list[int]:
@@ -190,14 +190,15 @@ def estimate_distortion_from_files(
 def correct_fov(
     distortion: "Distortion", rapid: str | Path, dcfi: str | Path, slow: str | Path, shifts: str | Path | None,
     out_rapid: str | Path, out_dcfi: str | Path, out_slow: str | Path, pixel_size_nm: float | None,
-    chunk: int = 64,
+    chunk: int = 64, offset: tuple[float, float] = (0.0, 0.0),
 ) -> list[int]:
     """Resample a FOV's normalised rapid frames and DCFI into slow-scan geometry.
 
     Frames are also registered onto the DCFI's reference frame with their DCFI
-    shifts (one interpolation), so every training pair is aligned. Outputs are
-    float32 on the 0..65535 scale, cropped to ``slow_roi``, which is recorded in
-    the TIFF metadata; the slow scan is cropped to the same region.
+    shifts, and the whole FOV onto its own slow scan with its ``offset``
+    (:func:`register_fovs_from_files`), in one interpolation, so every training pair
+    is aligned. Outputs are float32 on the 0..65535 scale, cropped to ``slow_roi``,
+    which is recorded in the TIFF metadata; the slow scan is cropped to the same region.
 
     Returns
     -------
@@ -205,7 +206,7 @@ def correct_fov(
         ``slow_roi``.
     """
     roi = distortion.slow_roi
-    md = {"geometry": "slow", "slow_roi": ",".join(map(str, roi))}
+    md = {"geometry": "slow", "slow_roi": ",".join(map(str, roi)), "fov_offset_px": ",".join(f"{v:.4f}" for v in offset)}
     all_shifts = None if shifts is None else pd.read_csv(shifts)[["shift_y_px", "shift_x_px"]].to_numpy()
     n, h, w = tiff_info(rapid)[0]
     if (h, w) != tuple(distortion.rapid_shape):
@@ -216,11 +217,60 @@ def correct_fov(
         start = 0
         for frames in iter_frames(rapid, chunk):
             part = None if all_shifts is None else all_shifts[start:start + len(frames)]
-            yield distortion.apply(frames, part)
+            yield distortion.apply(frames, part, offset=offset)
             start += len(frames)
 
     shape = (n, roi[1] - roi[0], roi[3] - roi[2])
     write_tiff(out_rapid, chunks(), pixel_size_nm, shape=shape, dtype=np.float32, metadata=md)
-    write_tiff(out_dcfi, distortion.apply(read_tiff(dcfi).astype(np.float32)), pixel_size_nm, metadata=md)
+    write_tiff(out_dcfi, distortion.apply(read_tiff(dcfi).astype(np.float32), offset=offset), pixel_size_nm,
+               metadata=md)
     write_tiff(out_slow, distortion.crop_slow(read_tiff(slow)).astype(np.float32), pixel_size_nm, metadata=md)
     return roi
+
+
+def register_fovs_from_files(
+    distortion: "Distortion", fovs: dict[str, tuple[str | Path, str | Path]], options: DriftOptions = DriftOptions(),
+    register: bool = True, truth: dict[str, tuple[str | Path, str | Path]] | None = None,
+) -> tuple["Distortion", pd.DataFrame]:
+    """Register every FOV to its own slow scan on top of the shared profile.
+
+    Parameters
+    ----------
+    distortion : Distortion
+        The shared profile.
+    fovs : dict
+        Key (e.g. ``"multi/fov003"``) -> (normalised DCFI path, normalised slow path).
+    options : DriftOptions
+        Phase-correlation settings (the config's ``dcfi:`` section).
+    register : bool
+        False: every offset is zero (the residuals are still measured and reported).
+    truth : dict, optional
+        Key -> (true ``distortion.csv``, ``fov.yaml``) of simulated FOVs: adds the error of
+        each FOV's corrected geometry against the truth.
+
+    Returns
+    -------
+    (Distortion, pandas.DataFrame)
+        The profile with ``slow_roi`` narrowed to the region every FOV covers with its
+        offset, and one row per FOV (``key``, offsets, ZNCCs, residuals, truth errors).
+    """
+    import yaml
+
+    from .distortion import common_roi, register_fov, truth_error
+
+    images = {key: (read_tiff(d).astype(np.float32), read_tiff(s).astype(np.float64)) for key, (d, s) in fovs.items()}
+    passes = 4 if register else 0  # 0: offsets stay zero, the residuals are still measured
+    regs = {key: register_fov(distortion, dcfi, slow, options, max_iterations=passes)
+            for key, (dcfi, slow) in images.items()}
+    cropped = distortion.with_crop(common_roi(distortion, [r.offset for r in regs.values()]))
+    rows = []
+    for key, reg in regs.items():
+        row = {"key": key, **reg.to_dict()}
+        row["band_residual_x_px"] = ";".join(f"{v:.3f}" for v in reg.band_residual_x_px)
+        if truth is not None and key in truth:
+            profile_csv, facts_yaml = truth[key]
+            facts = yaml.safe_load(Path(facts_yaml).read_text())
+            row.update(truth_error(cropped, reg, pd.read_csv(profile_csv)["rapid_x"].to_numpy(float),
+                                   -facts["vertical_offset_px"], facts["detector_delay_px"]))
+        rows.append(row)
+    return cropped, pd.DataFrame(rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["MAX_I", "BAND", "psnr", "psnr_in_band", "ssim", "horizontal_spectrum", "spectral_cutoff",
+__all__ = ["MAX_I", "BAND", "psnr", "psnr_in_band", "ssim", "horizontal_spectrum", "noise_floor", "spectral_cutoff",
            "frame_metrics"]
 
 #: MAX_I of Eq. 1 (16-bit full scale).
@@ -79,8 +79,23 @@ def horizontal_spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return freq[1:], np.log(power[1:] + 1e-12)
 
 
+def noise_floor(image: np.ndarray) -> float:
+    """ln of the horizontal power spectrum (:func:`horizontal_spectrum`) that white noise of the
+    image's own noise level would give: where a noisy reference's spectrum comes down to this,
+    it shows its noise, not the specimen.
+
+    The noise level is Immerkaer's estimate (:func:`stemdlf.distortion.noise_sigma`, robust to
+    edges); the Hanning window's energy converts it to power per frequency bin.
+    """
+    from .distortion import noise_sigma
+
+    sigma = noise_sigma(np.asarray(image, np.float64))
+    return float(np.log(sigma**2 * np.sum(np.hanning(np.shape(image)[1]) ** 2) + 1e-12))
+
+
 def spectral_cutoff(image: np.ndarray, reference: np.ndarray, tolerance: float = SPECTRAL_TOLERANCE,
-                    smoothing_bins: int = 5, low_frequency: float = 0.04) -> float:
+                    smoothing_bins: int = 5, low_frequency: float = 0.04,
+                    reference_floor: float | None = None) -> float:
     """Shortest period (px) down to which the image's horizontal spectrum agrees with the reference's.
 
     Both log spectra (:func:`horizontal_spectrum`) are smoothed over ``smoothing_bins``
@@ -92,6 +107,13 @@ def spectral_cutoff(image: np.ndarray, reference: np.ndarray, tolerance: float =
     little power) and noise (too much) both end the agreement. The result is ``1 / f``
     in px: smaller is better; 2 px (Nyquist) means agreement at every frequency.
 
+    A noisy reference (a slow scan) only says what the specimen looks like where its signal
+    stands above its own noise: with ``reference_floor`` (:func:`noise_floor`) the comparison
+    stops at the first frequency where the reference comes within ``tolerance`` of that floor,
+    and agreement up to there returns that period (the finest the reference can vouch for).
+    Otherwise a method that removes the reference's noise would be penalised for it. Against
+    the noise-free truth no floor is needed.
+
     Returns
     -------
     float
@@ -100,12 +122,19 @@ def spectral_cutoff(image: np.ndarray, reference: np.ndarray, tolerance: float =
     freq, a = horizontal_spectrum(image)
     _, b = horizontal_spectrum(reference)
     low = max(3, int(np.searchsorted(freq, low_frequency, side="right")))
+    b_raw = b
     a, b = ndimage.uniform_filter1d(a, smoothing_bins, mode="nearest"), ndimage.uniform_filter1d(b, smoothing_bins,
                                                                                                mode="nearest")
     diff = np.abs((a - a[:low].mean()) - (b - b[:low].mean()))
-    bad = np.flatnonzero(diff > tolerance)
+    last = len(freq)
+    if reference_floor is not None:
+        noise = np.flatnonzero(ndimage.uniform_filter1d(b_raw, smoothing_bins, mode="nearest")
+                               <= reference_floor + tolerance)
+        noise = noise[noise >= low]
+        last = int(noise[0]) if len(noise) else last
+    bad = np.flatnonzero(diff[:last] > tolerance)
     if len(bad) == 0:
-        return float(1.0 / freq[-1])
+        return float(1.0 / freq[last - 1])
     if bad[0] == 0:
         return float("inf")
     return float(1.0 / freq[bad[0] - 1])
@@ -118,12 +147,13 @@ def frame_metrics(image: np.ndarray, slow: np.ndarray, truth: np.ndarray | None 
     Returns
     -------
     dict
-        ``psnr``, ``psnr_band``, ``psnr_outside_band``, ``ssim``, ``spectral_cutoff_px``,
-        ``spectral_cutoff_per_um`` (when the pixel size is known), ``psnr_truth``, ``ssim_truth``
+        ``psnr``, ``psnr_band``, ``psnr_outside_band``, ``ssim``, ``spectral_cutoff_px`` (against
+        the slow scan, only where it stands above its noise floor), ``spectral_cutoff_per_um``
+        (when the pixel size is known), ``psnr_truth``, ``ssim_truth``, ``spectral_cutoff_truth_px``
         (when the truth is given).
     """
     band, outside = psnr_in_band(image, slow)
-    cutoff = spectral_cutoff(image, slow)
+    cutoff = spectral_cutoff(image, slow, reference_floor=noise_floor(slow))
     out = {"psnr": psnr(image, slow), "psnr_band": band, "psnr_outside_band": outside, "ssim": ssim(image, slow),
            "spectral_cutoff_px": cutoff}
     if pixel_size_nm:
@@ -131,4 +161,5 @@ def frame_metrics(image: np.ndarray, slow: np.ndarray, truth: np.ndarray | None 
     if truth is not None:
         out["psnr_truth"] = psnr(image, truth)
         out["ssim_truth"] = ssim(image, truth)
+        out["spectral_cutoff_truth_px"] = spectral_cutoff(image, truth)
     return out

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["FULL_SCALE", "MinMax", "fit_minmax", "apply_minmax", "minmax_normalise"]
+__all__ = ["FULL_SCALE", "INPUT_SCALINGS", "MinMax", "fit_minmax", "apply_minmax", "minmax_normalise", "mean_frame_scaling",
+           "scale_frames"]
 
 #: MAX_I of the paper's Eq. 1 and the top of every normalised image.
 FULL_SCALE = 65535.0
@@ -86,3 +87,50 @@ def minmax_normalise(
     """
     transform = fit_minmax(image, low_percentile, high_percentile)
     return apply_minmax(image, transform, dtype), transform
+
+
+#: How a filter's input frames are scaled before the model (a training setting, kept in the model card).
+#: ``none``: as they are (the paper: the stack's min-max normalisation only); ``mean_frame``: each
+#: FOV's frames are mapped so that the min and max of their mean frame become 0 and 65535.
+INPUT_SCALINGS = ("none", "mean_frame")
+
+
+def mean_frame_scaling(frames) -> MinMax:
+    """The input scaling of a FOV: the min and max of the mean of its frames.
+
+    A rapid stack's min-max normalisation is set by its noisiest pixels: at 1/50 of the slow
+    scan's dose, the darkest and brightest single-frame pixels are noise, and where the
+    specimen's levels land in 0..65535 then varies from FOV to FOV (an offset of 5-30% of
+    full scale on the default data) in a way no patch reveals. The mean frame's range is
+    set by the specimen, as the slow scan's is, so a filter's input and target agree in
+    scale up to the detectors' transfer, which the filter learns.
+
+    Parameters
+    ----------
+    frames : array-like or iterable of arrays
+        ``(n, H, W)`` aligned frames of one FOV (a memory map is read in chunks), or an
+        iterable of such chunks.
+
+    Returns
+    -------
+    MinMax
+        The transform to apply with :func:`scale_frames`.
+    """
+    if isinstance(frames, np.ndarray) or hasattr(frames, "shape"):
+        chunks = (frames[i:i + 64] for i in range(0, frames.shape[0], 64))
+    else:
+        chunks = iter(frames)
+    total, count = None, 0
+    for chunk in chunks:
+        chunk = np.asarray(chunk, np.float64)
+        total = chunk.sum(axis=0) if total is None else total + chunk.sum(axis=0)
+        count += chunk.shape[0]
+    if not count:
+        raise ValueError("no frames to compute the input scaling from")
+    return fit_minmax(total / count)
+
+
+def scale_frames(frames: np.ndarray, transform: MinMax) -> np.ndarray:
+    """Apply an input scaling without clipping (single noisy pixels may fall outside 0..65535)."""
+    return ((np.asarray(frames, np.float32) - np.float32(transform.low))
+            * np.float32(FULL_SCALE / (transform.high - transform.low)))

@@ -19,10 +19,10 @@ import numpy as np
 import tifffile
 
 from .errors import DataError
-from .normalise import FULL_SCALE
+from .normalise import FULL_SCALE, INPUT_SCALINGS, MinMax, mean_frame_scaling, scale_frames
 from .tiff import read_tiff, tiff_info
 
-__all__ = ["AUGMENTATIONS", "TrainingPair", "open_pair", "sample_patches", "split_validation_fovs",
+__all__ = ["AUGMENTATIONS", "TrainingPair", "frame_window", "open_pair", "sample_patches", "split_validation_fovs",
            "split_validation_rows", "training_pairs"]
 
 #: Augmentations. ``vflip`` (default) flips patches upside down: the scan lines
@@ -47,12 +47,15 @@ class TrainingPair:
         ``(H, W)`` target image on the same scale.
     rows : tuple of int
         ``(row0, row1)``: patches lie within these rows (a validation band is excluded).
+    scaling : MinMax, optional
+        Input scaling applied to rapid patches as they are cut (:func:`stemdlf.normalise.scale_frames`).
     """
 
     name: str
     rapid: np.ndarray
     target: np.ndarray
     rows: tuple[int, int]
+    scaling: MinMax | None = None
 
     @property
     def n_frames(self) -> int:
@@ -144,23 +147,48 @@ def split_validation_rows(height: int, fraction: float, patch_size: int) -> tupl
     return (0, height - n_val), (height - n_val, height)
 
 
+def frame_window(frame: int, n_frames: int, input_frames: int = 1, causal: bool = False) -> np.ndarray:
+    """Indices of the aligned frames a model filtering ``frame`` takes, in time order.
+
+    The window is centred on ``frame`` (``input_frames`` odd: as many frames before as after),
+    or ends at it when ``causal`` (live use: only frames already acquired). At the ends of the
+    stack it is mirrored (frame -1 is frame 1), so every frame has a full window.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(input_frames,)`` int indices within ``0 .. n_frames - 1``.
+    """
+    if input_frames < 1 or n_frames < 1:
+        raise ValueError(f"need input_frames >= 1 and n_frames >= 1, got {input_frames}, {n_frames}")
+    start = -(input_frames - 1) if causal else -((input_frames - 1) // 2)
+    idx = frame + start + np.arange(input_frames)
+    if n_frames == 1:
+        return np.zeros(input_frames, int)
+    period = 2 * (n_frames - 1)
+    idx = np.mod(idx, period)
+    return np.where(idx >= n_frames, period - idx, idx).astype(int)
+
+
 def sample_patches(pairs: list[TrainingPair], n: int, patch_size: int, rng: np.random.Generator,
-                   augment: str = "vflip") -> tuple[np.ndarray, np.ndarray]:
+                   augment: str = "vflip", input_frames: int = 1, causal: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Cut ``n`` random (rapid, target) patch pairs, scaled to 0..1.
 
     Each patch picks a pair (FOV) uniformly, then a frame and a position
     uniformly within the pair's rows; rapid and target are cut at the same place
-    and augmented alike.
+    and augmented alike. With ``input_frames > 1`` the rapid patch is the window of
+    aligned frames around the chosen one (:func:`frame_window`), as channels.
 
     Returns
     -------
     (x, y) : numpy.ndarray
-        ``(n, patch_size, patch_size, 1)`` float32 each.
+        ``(n, patch_size, patch_size, input_frames)`` and ``(n, patch_size, patch_size, 1)`` float32.
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
     p = patch_size
-    x = np.empty((n, p, p, 1), np.float32)
+    x = np.empty((n, p, p, input_frames), np.float32)
     y = np.empty((n, p, p, 1), np.float32)
     for i in range(n):
         pair = pairs[rng.integers(len(pairs))]
@@ -169,8 +197,14 @@ def sample_patches(pairs: list[TrainingPair], n: int, patch_size: int, rng: np.r
             raise ValueError(f"FOV {pair.name}: rows {r0}..{r1} x width {width} cannot hold a {p}-px patch")
         row, col = rng.integers(r0, r1 - p + 1), rng.integers(0, width - p + 1)
         frame = rng.integers(pair.n_frames)
-        a = np.asarray(pair.rapid[frame, row:row + p, col:col + p], np.float32)
-        b = pair.target[row:row + p, col:col + p]
+        frames = frame_window(int(frame), pair.n_frames, input_frames, causal)
+        if input_frames == 1:
+            a = np.asarray(pair.rapid[frame, row:row + p, col:col + p], np.float32)[..., np.newaxis]
+        else:
+            a = np.stack([np.asarray(pair.rapid[f, row:row + p, col:col + p], np.float32) for f in frames], axis=-1)
+        if pair.scaling is not None:
+            a = scale_frames(a, pair.scaling)
+        b = pair.target[row:row + p, col:col + p, np.newaxis]
         if augment == "vflip" and rng.integers(2):
             a, b = a[::-1], b[::-1]
         elif augment == "dihedral":
@@ -178,12 +212,12 @@ def sample_patches(pairs: list[TrainingPair], n: int, patch_size: int, rng: np.r
             a, b = np.rot90(a, k), np.rot90(b, k)
             if flip:
                 a, b = a[:, ::-1], b[:, ::-1]
-        x[i, ..., 0], y[i, ..., 0] = a, b
+        x[i], y[i] = a, b
     return x / FULL_SCALE, y / FULL_SCALE
 
 
 def training_pairs(rapid: list[str | Path], targets: list[str | Path], fovs: list[str], frames: int | None,
-                   validation_fraction: float, patch_size: int, seed: int
+                   validation_fraction: float, patch_size: int, seed: int, input_scaling: str = "none"
                    ) -> tuple[list[TrainingPair], list[TrainingPair]]:
     """Training and validation pairs of a variant's FOVs.
 
@@ -205,6 +239,9 @@ def training_pairs(rapid: list[str | Path], targets: list[str | Path], fovs: lis
         Patch size (a validation band is at least one patch high).
     seed : int
         Chooses the validation FOVs.
+    input_scaling : str
+        One of :data:`stemdlf.normalise.INPUT_SCALINGS`: ``mean_frame`` scales each FOV's rapid
+        patches by the range of its mean frame (of the frames used).
 
     Returns
     -------
@@ -212,14 +249,27 @@ def training_pairs(rapid: list[str | Path], targets: list[str | Path], fovs: lis
     """
     if not (len(rapid) == len(targets) == len(fovs)) or not fovs:
         raise ValueError(f"need one rapid and one target file per FOV, got {len(rapid)}, {len(targets)}, {len(fovs)}")
+    if input_scaling not in INPUT_SCALINGS:
+        raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {input_scaling!r}")
+
+    def scaled(pair: TrainingPair) -> TrainingPair:
+        if input_scaling == "mean_frame":
+            try:
+                pair.scaling = mean_frame_scaling(pair.rapid)
+            except ValueError as err:
+                raise DataError(pair.name, f"cannot scale its frames: {err}") from err
+        return pair
+
     if len(fovs) == 1:
         height = tiff_info(targets[0])[0][0]
         try:
             train_rows, val_rows = split_validation_rows(height, validation_fraction, patch_size)
         except ValueError as err:
             raise DataError(targets[0], str(err)) from err
-        return ([open_pair(rapid[0], targets[0], frames, train_rows, fovs[0])],
-                [open_pair(rapid[0], targets[0], frames, val_rows, fovs[0])])
+        train_pair = scaled(open_pair(rapid[0], targets[0], frames, train_rows, fovs[0]))
+        val_pair = open_pair(rapid[0], targets[0], frames, val_rows, fovs[0])
+        val_pair.scaling = train_pair.scaling  # one FOV, one scaling
+        return [train_pair], [val_pair]
     train, val = split_validation_fovs(fovs, validation_fraction, seed)
-    pairs = {fov: open_pair(r, t, frames, name=fov) for fov, r, t in zip(fovs, rapid, targets)}
+    pairs = {fov: scaled(open_pair(r, t, frames, name=fov)) for fov, r, t in zip(fovs, rapid, targets)}
     return [pairs[f] for f in train], [pairs[f] for f in val]

@@ -23,6 +23,7 @@ __all__ = [
     "atomic_path",
     "tiff_info",
     "read_tiff",
+    "read_frames",
     "iter_frames",
     "write_tiff",
     "pixel_size_nm",
@@ -145,6 +146,32 @@ def iter_frames(path: str | Path, chunk: int = 64) -> Iterator[np.ndarray]:
                     yield np.stack([pages[i].asarray() for i in range(start, stop)])
                 else:  # one page holding the whole stack (e.g. a contiguous series)
                     yield tif.series[0].asarray()[start:stop]
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(path, f"cannot read pixel data ({type(exc).__name__}: {exc})") from exc
+
+
+def read_frames(path: str | Path, start: int, stop: int) -> np.ndarray:
+    """Frames ``start .. stop - 1`` of a (frames, H, W) TIFF (a (H, W) TIFF is one frame).
+
+    Raises
+    ------
+    DataError
+        If the range is outside the stack or the pixel data cannot be read.
+    """
+    shape, _ = tiff_info(path)
+    n = 1 if len(shape) == 2 else shape[0]
+    if not 0 <= start < stop <= n:
+        raise DataError(path, f"frames {start}..{stop - 1} requested but the stack has {n}")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            pages = tif.series[0].pages
+            if len(shape) == 2:
+                return tif.series[0].asarray()[np.newaxis]
+            if len(pages) == n:
+                return np.stack([pages[i].asarray() for i in range(start, stop)])
+            return tif.series[0].asarray()[start:stop]
     except DataError:
         raise
     except Exception as exc:

@@ -1,8 +1,9 @@
 """Training a denoising U-Net on rapid/target patch pairs, resumable after a kill.
 
 One call of :func:`train_model` trains one variant (DLF-Slow, DLF-DCFI, DLF-100 ...):
-random patches from the training pairs, MSE loss, Adam, a fixed validation set of
-patches from held-out FOVs (or rows), best weights by ``val_loss``.
+random patches from the training pairs (one frame, or a window of aligned frames), MSE loss
+(paper; MAE or Huber as options), Adam (constant or cosine learning rate), a fixed validation
+set of patches from held-out FOVs (or rows), best weights by ``val_loss``.
 
 Each epoch ends with a checkpoint in ``checkpoint_dir`` (the model with its
 optimizer state, the history so far and the best weights), committed by writing
@@ -25,13 +26,31 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .normalise import INPUT_SCALINGS
 from .patches import AUGMENTATIONS, TrainingPair, sample_patches
 from .tiff import atomic_path
 from .unet import UNetSettings, build_unet
 
-__all__ = ["TrainingSettings", "train_model", "HISTORY_COLUMNS"]
+__all__ = ["TrainingSettings", "train_model", "HISTORY_COLUMNS", "LOSSES", "LR_SCHEDULES", "model_card_path",
+           "write_model_card"]
 
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_psnr_db", "seconds"]
+#: Identifies a model card (the JSON written beside every trained filter).
+MODEL_CARD_FORMAT = "stemdlf-model-card/1"
+#: Training losses (Keras built-ins, so checkpoints load with ``safe_mode=True``).
+LOSSES = ("mse", "mae", "huber")
+#: Learning-rate schedules.
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def _compile(model, settings: "TrainingSettings") -> None:
+    import keras
+
+    lr = settings.lr
+    if settings.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(settings.lr, decay_steps=settings.epochs * settings.steps_per_epoch)
+    loss = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber(delta=0.01)}[settings.loss]
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
 
 
 @dataclass(frozen=True)
@@ -54,8 +73,16 @@ class TrainingSettings:
         One of :data:`stemdlf.patches.AUGMENTATIONS` (default ``vflip``).
     seed : int
         Seeds weights, patch sampling and the validation set.
+    loss : str
+        One of :data:`LOSSES`: ``mse`` (paper), ``mae`` (CARE's default) or ``huber`` (a smooth L1,
+        like Charbonnier; delta 0.01 of full scale).
+    lr_schedule : str
+        ``constant`` (paper) or ``cosine`` (decays to 0 over all steps).
+    input_scaling : str
+        How each FOV's input frames are scaled (:data:`stemdlf.normalise.INPUT_SCALINGS`): ``none``
+        (paper) or ``mean_frame``. Recorded in the model card, so filtering applies it too.
     model : UNetSettings
-        Architecture.
+        Architecture (including how many aligned frames it takes: ``input_frames``).
     """
 
     lr: float = 1e-3
@@ -66,11 +93,20 @@ class TrainingSettings:
     validation_patches: int = 256
     augment: str = "vflip"
     seed: int = 0
+    loss: str = "mse"
+    lr_schedule: str = "constant"
+    input_scaling: str = "none"
     model: UNetSettings = field(default_factory=UNetSettings)
 
     def __post_init__(self) -> None:
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.input_scaling not in INPUT_SCALINGS:
+            raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.patch_size % 2 ** self.model.depth:
             raise ValueError(f"patch_size {self.patch_size} must be a multiple of 2**depth = {2 ** self.model.depth}")
 
@@ -87,6 +123,27 @@ class TrainingSettings:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def model_card_path(model_path: str | Path) -> Path:
+    """The model card beside a ``.keras`` filter: ``model.keras`` -> ``model.json``."""
+    return Path(model_path).with_suffix(".json")
+
+
+def write_model_card(model_path: str | Path, settings: TrainingSettings, extra: dict | None = None) -> Path:
+    """Write the filter's training contract beside it (atomically): what filtering must do to its input.
+
+    Returns
+    -------
+    Path
+        The card's path (:func:`model_card_path`).
+    """
+    card = {"format": MODEL_CARD_FORMAT, "input_frames": settings.model.input_frames, "causal": settings.model.causal,
+            "input_scaling": settings.input_scaling, "intensity_scale": "0..65535 (normalised)",
+            "settings": settings.to_dict(), "fingerprint": settings.fingerprint(), **(extra or {})}
+    path = model_card_path(model_path)
+    _write_json(path, card)
+    return path
+
+
 def _write_json(path: Path, data: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2))
@@ -97,19 +154,21 @@ def _write_history(path: Path, rows: list[dict]) -> None:
         pd.DataFrame(rows, columns=HISTORY_COLUMNS).to_csv(tmp, index=False)
 
 
-def _epoch_batches(pairs: list[TrainingPair], settings: TrainingSettings, epoch: int):
-    """The epoch's training batches as a Keras PyDataset, seeded by (seed, epoch, batch)."""
-    import keras
+def _epoch_batch(pairs: list[TrainingPair], settings: TrainingSettings, epoch: int, index: int):
+    """One training batch, seeded by (seed, epoch, batch): a resumed run draws the same patches."""
+    rng = np.random.default_rng([settings.seed, epoch, index])
+    return sample_patches(pairs, settings.batch_size, settings.patch_size, rng, settings.augment,
+                          settings.model.input_frames, settings.model.causal)
 
-    class EpochBatches(keras.utils.PyDataset):
-        def __len__(self) -> int:
-            return settings.steps_per_epoch
 
-        def __getitem__(self, index: int):
-            rng = np.random.default_rng([settings.seed, epoch, index])
-            return sample_patches(pairs, settings.batch_size, settings.patch_size, rng, settings.augment)
-
-    return EpochBatches()
+def _validation_loss(model, val_x: np.ndarray, val_y: np.ndarray, batch_size: int) -> float:
+    """Mean loss over the fixed validation patches (inference mode: batch norm uses its running statistics)."""
+    losses, weights = [], []
+    for start in range(0, len(val_x), batch_size):
+        xb, yb = val_x[start:start + batch_size], val_y[start:start + batch_size]
+        losses.append(float(np.asarray(model.test_on_batch(xb, yb))))
+        weights.append(len(xb))
+    return float(np.average(losses, weights=weights))
 
 
 def _resume(checkpoint_dir: Path, fingerprint: str):
@@ -167,13 +226,14 @@ def train_model(
     model_path, history_path, checkpoint_dir = Path(model_path), Path(history_path), Path(checkpoint_dir)
     fingerprint = settings.fingerprint()
     val_x, val_y = sample_patches(val_pairs, settings.validation_patches, settings.patch_size,
-                                  np.random.default_rng([settings.seed, 2**31]), "none")
+                                  np.random.default_rng([settings.seed, 2**31]), "none", settings.model.input_frames,
+                                  settings.model.causal)
     resumed = _resume(checkpoint_dir, fingerprint)
     if resumed is None:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         keras.utils.set_random_seed(settings.seed)
         model = build_unet(settings.model)
-        model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss="mse")
+        _compile(model, settings)
         start, rows, best = 0, [], float("inf")
     else:
         model, start, rows, best = resumed
@@ -182,10 +242,12 @@ def train_model(
     t_start = time.perf_counter()
     for epoch in range(start, settings.epochs):
         t0 = time.perf_counter()
-        # shuffle=False: batches are random already, and Keras would order them with the global RNG
-        fit = model.fit(_epoch_batches(train_pairs, settings, epoch), epochs=1, shuffle=False,
-                        validation_data=(val_x, val_y), validation_batch_size=settings.batch_size, verbose=0)
-        loss, val_loss = fit.history["loss"][-1], fit.history["val_loss"][-1]
+        # One compiled step per batch (train_on_batch): Keras's fit() around a per-epoch dataset
+        # cost 4-6x the step itself on CPU (benchmarks/speed.py); batches are random already.
+        losses = [float(np.asarray(model.train_on_batch(*_epoch_batch(train_pairs, settings, epoch, i))))
+                  for i in range(settings.steps_per_epoch)]
+        loss = float(np.mean(losses))
+        val_loss = _validation_loss(model, val_x, val_y, settings.batch_size)
         rows.append({"epoch": epoch + 1, "loss": loss, "val_loss": val_loss,
                      "val_psnr_db": 10 * np.log10(1.0 / max(val_loss, 1e-12)),
                      "seconds": time.perf_counter() - t0})
@@ -207,6 +269,9 @@ def train_model(
     _write_history(history_path, rows)
     with atomic_path(model_path, suffix=".part.keras") as tmp:
         model.save(tmp)
+    write_model_card(model_path, settings, {"train_fovs": [p.name for p in train_pairs],
+                                            "validation_fovs": [p.name for p in val_pairs],
+                                            "best_val_loss": float(best)})
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return {
         "epochs": settings.epochs,

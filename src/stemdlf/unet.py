@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["UNetSettings", "build_unet", "unet_depth", "size_multiple"]
+import numpy as np
+
+__all__ = ["UNetSettings", "build_unet", "unet_depth", "size_multiple", "input_window"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,12 @@ class UNetSettings:
         Batch normalisation after every convolution.
     residual : bool
         Output = input + learned correction.
+    input_frames : int
+        Aligned rapid frames the model takes as channels (1: the paper's single frame). The
+        frame being filtered is the centre of the window, or its last frame with ``causal``.
+    causal : bool
+        The window holds the filtered frame and the ``input_frames - 1`` frames before it only
+        (live use: no frame from the future is needed).
     """
 
     depth: int = 2
@@ -40,6 +48,13 @@ class UNetSettings:
     kernel_size: int = 3
     batch_norm: bool = True
     residual: bool = True
+    input_frames: int = 1
+    causal: bool = False
+
+    @property
+    def current_channel(self) -> int:
+        """Channel of the input window holding the frame being filtered."""
+        return self.input_frames - 1 if self.causal else (self.input_frames - 1) // 2
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> UNetSettings:
@@ -81,9 +96,9 @@ def build_unet(settings: UNetSettings | None = None, name: str = "dlf_unet"):
     import keras
 
     settings = settings or UNetSettings()
-    if settings.depth < 1 or settings.base_filters < 1:
-        raise ValueError(f"depth and base_filters must be >= 1, got {settings}")
-    inputs = keras.Input(shape=(None, None, 1), name="rapid")
+    if settings.depth < 1 or settings.base_filters < 1 or settings.input_frames < 1:
+        raise ValueError(f"depth, base_filters and input_frames must be >= 1, got {settings}")
+    inputs = keras.Input(shape=(None, None, settings.input_frames), name="rapid")
     x = inputs
     skips = []
     for level in range(settings.depth):
@@ -99,7 +114,16 @@ def build_unet(settings: UNetSettings | None = None, name: str = "dlf_unet"):
     init = "zeros" if settings.residual else "glorot_uniform"
     x = keras.layers.Conv2D(1, 1, kernel_initializer=init, dtype="float32", name="correction")(x)
     if settings.residual:
-        x = keras.layers.Add(name="residual", dtype="float32")([inputs, x])
+        current = inputs
+        if settings.input_frames > 1:
+            # the frame being filtered, picked from the window by a fixed one-hot 1x1 convolution
+            # (a plain layer, so the model still loads with safe_mode=True)
+            pick = keras.layers.Conv2D(1, 1, use_bias=False, trainable=False, dtype="float32", name="current_frame")
+            current = pick(inputs)
+            onehot = np.zeros((1, 1, settings.input_frames, 1), np.float32)
+            onehot[0, 0, settings.current_channel, 0] = 1.0
+            pick.set_weights([onehot])
+        x = keras.layers.Add(name="residual", dtype="float32")([current, x])
     return keras.Model(inputs, x, name=name)
 
 
@@ -108,6 +132,18 @@ def unet_depth(model) -> int:
     import keras
 
     return sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
+
+
+def input_window(model) -> tuple[int, int]:
+    """(frames, current channel) of a model built by :func:`build_unet`: how many aligned frames it
+    takes and which of them it filters (read from its ``current_frame`` layer)."""
+    frames = int(model.input_shape[-1])
+    if frames == 1:
+        return 1, 0
+    for layer in model.layers:
+        if layer.name == "current_frame":
+            return frames, int(np.argmax(np.asarray(layer.get_weights()[0]).ravel()))
+    return frames, (frames - 1) // 2
 
 
 def size_multiple(model) -> int:

@@ -1,7 +1,7 @@
 # Shared helpers: dataset locations, FOV discovery, input functions, resources.
 from pathlib import Path
 
-from stemdlf.config import SYNTHETIC, acquisition_params, simulator_dict
+from stemdlf.config import DISTORTION_WORKFLOW_KEYS, SYNTHETIC, acquisition_params, simulator_dict
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
 from stemdlf.simulate import synthetic_fov_ids
 from stemdlf.simulate.params import to_dict
@@ -169,8 +169,7 @@ def train_files(pattern):
 
 def distortion_settings():
     """The estimator settings (method and scope come from the wildcards, the reference from reference.json)."""
-    skip = ("method", "reference", "compare", "align_frames")
-    return canonical({k: v for k, v in config["distortion"].items() if k not in skip})
+    return canonical({k: v for k, v in config["distortion"].items() if k not in DISTORTION_WORKFLOW_KEYS})
 
 
 def truth_files(wildcards=None):
@@ -180,8 +179,34 @@ def truth_files(wildcards=None):
     return {"profile_truth": f"{base}/distortion.csv", "facts": f"{base}/fov.yaml"}
 
 
+def all_fov_keys():
+    """Every FOV of every dataset as "dataset/fov" (the rows of results/distortion/fovs.csv)."""
+    return [f"{dataset}/{fov}" for dataset in DATASETS for fov in fov_ids(dataset)]
+
+
+def all_fov_files(pattern):
+    return [pattern.format(dataset=key.split("/")[0], fov=key.split("/")[1]) for key in all_fov_keys()]
+
+
+def synthetic_fov_keys():
+    return [k for k in all_fov_keys() if is_synthetic(k.split("/")[0])]
+
+
+def registration_truth(wildcards=None):
+    """The simulator's true geometry of every simulated FOV, to report each FOV's registration error."""
+    keys = synthetic_fov_keys()
+    return {"truth_profiles": [f"results/data/{k.split('/')[0]}/truth/{k.split('/')[1]}/distortion.csv" for k in keys],
+            "truth_facts": [f"results/data/{k.split('/')[0]}/truth/{k.split('/')[1]}/fov.yaml" for k in keys]}
+
+
+def registration_settings():
+    """The phase-correlation settings of the per-FOV registration: DCFI's, without its I/O key."""
+    return {k: v for k, v in config["dcfi"].items() if k != "chunk_frames"}
+
+
 def distortion_targets():
-    out = ["results/split.yaml", "results/distortion/profile.csv", "results/distortion/diagnostic.png"]
+    out = ["results/split.yaml", "results/distortion/profile.csv", "results/distortion/fovs.csv",
+           "results/distortion/diagnostic.png"]
     if config["distortion"]["compare"]:
         out.append("results/distortion/comparison.csv")
     for dataset in DATASETS:
@@ -265,6 +290,7 @@ def denoise_inputs(wildcards):
     v = variant(wildcards.variant)
     return {
         "model": f"results/models/{wildcards.variant}/model.keras",
+        "card": f"results/models/{wildcards.variant}/model.json",
         "rapid": [rapid_file("multi", fov, v["corrected"]) for fov in SPLIT["test"]],
         "view": "results/distortion/view.json",
     }
@@ -306,7 +332,10 @@ if "CARE" in BASELINES:
 
 
 def care_inputs(wildcards):
-    return variant_training_inputs(care_variant())
+    inputs = variant_training_inputs(care_variant())
+    if config["evaluate"]["care"]["budget"] == "seconds":  # CARE gets the variant's measured training time
+        inputs["like_summary"] = f"results/models/{care_variant()}/training.json"
+    return inputs
 
 
 def care_params(wildcards):
@@ -315,7 +344,7 @@ def care_params(wildcards):
     v = variant_training_params(care_variant())
     budget = ["patch_size", "batch_size", "epochs", "steps_per_epoch", "validation_patches", "seed"]
     return {"variant": care_variant(), **{k: v[k] for k in ["fovs", "frames", "target", "validation_fraction"]},
-            "training": {k: v["training"][k] for k in budget}}
+            "training": {k: v["training"][k] for k in budget}, "budget": config["evaluate"]["care"]["budget"]}
 
 
 def care_mb():
@@ -379,13 +408,19 @@ def _test_image(method, fov):
     return method_files(method)[SPLIT["test"].index(fov)]
 
 
+def role(name):
+    """The variant filling a role (evaluate.roles: paper, paper_dcfi, recommended)."""
+    return config["evaluate"]["roles"][name]
+
+
 def figure_labels(wildcards):
     """What a figure shows: the methods of its images, in panel order."""
     present = lambda names: [n for n in names if n in METHODS]
+    paper, paper_dcfi, recommended = role("paper"), role("paper_dcfi"), role("recommended")
     return {
         "fig1": present(["rapid", "DCFI", "BM3D"]),
-        "fig2": present(["rapid", "DCFI"]) + ["slow"] + present(["DLF-DCFI", "DLF-Slow"]),
-        "fig3": present(["rapid", "DCFI", "BM3D", "CARE", "DLF-DCFI", "DLF-Slow"]) + ["slow"],
+        "fig2": present(["rapid", "DCFI"]) + ["slow"] + present([paper_dcfi, paper, recommended]),
+        "fig3": present(["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]) + ["slow"],
         "fig4": single_fov_variants() + ["slow"],
         "fig5": [],
     }[wildcards.fig]

@@ -64,19 +64,35 @@ rule estimate_distortion:
         "../scripts/estimate_distortion.py"
 
 
-rule select_distortion:
+rule register_fovs:
     input:
+        unpack(registration_truth),
         profile=f"results/distortion/estimates/{selected_estimator()}/profile.csv",
         view=f"results/distortion/estimates/{selected_estimator()}/view.json",
+        dcfi=all_fov_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
+        slow=all_fov_files("results/normalised/{dataset}/{fov}/slow.tif"),
     output:
         profile="results/distortion/profile.csv",
         view="results/distortion/view.json",
+        fovs=report("results/distortion/fovs.csv", caption="../report/fovs.rst", category="Distortion"),
+    params:
+        fov_keys=all_fov_keys(),
+        truth_keys=synthetic_fov_keys(),
+        register=config["distortion"]["register_fovs"],
+        max_residual_px=config["distortion"]["max_residual_px"],
+        on_poor_registration=config["distortion"]["on_poor_registration"],
+        min_zncc=config["distortion"]["min_zncc"],
+        registration=canonical(registration_settings()),
+    resources:
+        mem_mb=lambda wc: image_mb("multi", copies=20),
     log:
-        "logs/distortion/select.log",
+        "logs/distortion/register_fovs.log",
+    benchmark:
+        "benchmarks/distortion/register_fovs.tsv"
     conda:
         "../../envs/data.yaml"
     script:
-        "../scripts/select_distortion.py"
+        "../scripts/register_fovs.py"
 
 
 rule compare_distortion:
@@ -120,6 +136,7 @@ rule correct_fov:
     input:
         profile="results/distortion/profile.csv",
         view="results/distortion/view.json",
+        fovs="results/distortion/fovs.csv",
         validated="results/validated/{dataset}.json",
         rapid="results/normalised/{dataset}/{fov}/rapid.tif",
         slow="results/normalised/{dataset}/{fov}/slow.tif",

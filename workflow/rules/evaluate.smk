@@ -148,8 +148,9 @@ rule claims:
     output:
         report("results/claims.md", caption="../report/claims.rst", category="Claims"),
     params:
-        dlf_slow="DLF-Slow",
-        dlf_dcfi="DLF-DCFI",
+        dlf_slow=role("paper"),
+        dlf_dcfi=role("paper_dcfi"),
+        recommended=role("recommended"),
         single_fov=single_fov_variants(),
     log:
         "logs/claims.log",

@@ -11,6 +11,7 @@ rule train_variant:
         unpack(training_inputs),
     output:
         model="results/models/{variant}/model.keras",
+        card="results/models/{variant}/model.json",
         history="results/models/{variant}/history.csv",
         summary="results/models/{variant}/training.json",
     params:

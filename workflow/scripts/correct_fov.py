@@ -1,5 +1,7 @@
-"""Resample one FOV into slow-scan geometry with the distortion profile (rule correct_fov)."""
+"""Resample one FOV into slow-scan geometry with the shared profile and its own offset (rule correct_fov)."""
 import json
+
+import pandas as pd
 
 from stemdlf.distortion import Distortion
 from stemdlf.fov import correct_fov
@@ -8,8 +10,11 @@ from stemdlf.logs import log_to
 with log_to(snakemake.log[0]) as log:
     meta = json.loads(open(snakemake.input.validated).read())["meta"]
     distortion = Distortion.load(snakemake.input.profile, snakemake.input.view)
+    fovs = pd.read_csv(snakemake.input.fovs).set_index("key")
+    row = fovs.loc[f"{snakemake.wildcards.dataset}/{snakemake.wildcards.fov}"]
+    offset = (float(row["offset_y_px"]), float(row["offset_x_px"]))
     roi = correct_fov(distortion, snakemake.input.rapid, snakemake.input.dcfi, snakemake.input.slow,
                       snakemake.input.shifts if snakemake.params.align_frames else None,
                       snakemake.output.rapid, snakemake.output.dcfi, snakemake.output.slow,
-                      meta["pixel_size_nm"], chunk=snakemake.params.chunk_frames)
-    log.info("slow_roi %s", roi)
+                      meta["pixel_size_nm"], chunk=snakemake.params.chunk_frames, offset=offset)
+    log.info("slow_roi %s, offset (dy, dx) %.3f, %.3f px", roi, *offset)

@@ -12,7 +12,8 @@ with log_to(snakemake.log[0]) as log:
     variant = snakemake.params.settings
     settings = TrainingSettings.from_dict(variant["training"])
     train, val = training_pairs(snakemake.input.rapid, snakemake.input.target, variant["fovs"], variant["frames"],
-                                variant["validation_fraction"], settings.patch_size, settings.seed)
+                                variant["validation_fraction"], settings.patch_size, settings.seed,
+                                settings.input_scaling)
     log.info("variant %s: %d training / %d validation pairs, %s frames, target %s",
              snakemake.wildcards.variant, len(train), len(val), variant["frames"] or "all", variant["target"])
     summary = train_model(train, val, settings, snakemake.output.model, snakemake.output.history,

@@ -407,16 +407,24 @@ def _final_psnr(dcfi: np.ndarray, slow: np.ndarray, matched: np.ndarray, lin: np
 def combine_profiles(profiles: list[Distortion]) -> Distortion:
     """Robust global estimate: the per-column median of several FOVs' profiles.
 
-    The row offset is the median too; columns that fewer than half the FOVs cover
-    are left out (NaN).
+    Each FOV's slow scan may sit a few pixels from its rapid series (the stage drifts
+    between the two), which adds a constant to its profile. The profiles are first
+    brought onto a common constant (each one's median difference from the plain
+    per-column median), so the median combines their shapes; the constant of the result
+    is the median constant. The row offset is the median too; columns that fewer than
+    half the FOVs cover are left out (NaN).
     """
     if not profiles:
         raise ValueError("no profiles to combine")
     stack = np.stack([p.rapid_x for p in profiles])
     covered = np.isfinite(stack).sum(axis=0)
     with np.errstate(all="ignore"):
-        rapid_x = np.nanmedian(np.where(np.isfinite(stack), stack, np.nan), axis=0)
+        first = np.nanmedian(stack, axis=0)
+        constants = np.array([np.nanmedian(row - first) if np.isfinite(row - first).any() else 0.0 for row in stack])
+        stack = stack - (constants - np.median(constants))[:, None]
+        rapid_x = np.nanmedian(stack, axis=0)
     rapid_x[covered < max(1, len(profiles) / 2)] = np.nan
     info = {"method": profiles[0].info.get("method"), "combined_fovs": len(profiles),
-            "spread_px": float(np.nanmedian(np.nanstd(stack, axis=0)))}
+            "spread_px": float(np.nanmedian(np.nanstd(stack, axis=0))),
+            "constant_spread_px": float(np.std(constants))}
     return Distortion(rapid_x, float(np.median([p.row_offset for p in profiles])), profiles[0].rapid_shape, info)

@@ -50,25 +50,59 @@ class Distortion:
         (H, W) of the rapid frames it applies to.
     info : dict
         How it was estimated (method, reference, scores, crops), saved in view.json.
+    crop : list of int, optional
+        [row0, row1, col0, col1]: a narrower ``slow_roi`` than the profile covers, set
+        when per-FOV offsets (:mod:`stemdlf.distortion.register`) shift the sampled
+        region, so that every FOV's corrected images cover the same slow-scan region.
     """
 
     rapid_x: np.ndarray
     row_offset: float
     rapid_shape: tuple[int, int]
     info: dict = field(default_factory=dict)
+    crop: list[int] | None = None
 
     @property
     def slow_roi(self) -> list[int]:
         """[row0, row1, col0, col1] of the slow grid covered by the corrected images."""
+        if self.crop is not None:
+            return [int(v) for v in self.crop]
+        return self.covered_roi()
+
+    def covered_roi(self, offset: tuple[float, float] = (0.0, 0.0)) -> list[int]:
+        """[row0, row1, col0, col1] of the slow grid whose rapid position lies inside the frames.
+
+        Parameters
+        ----------
+        offset : (float, float)
+            Per-FOV (dy, dx) in slow-scan px (see :meth:`apply`).
+        """
         h, w = self.rapid_shape
-        rows = np.arange(h) + self.row_offset
+        dy, dx = offset
+        rows = np.arange(h) + self.row_offset + dy
         ok_rows = np.flatnonzero((rows >= 0) & (rows <= h - 1))
-        ok_cols = np.flatnonzero(np.isfinite(self.rapid_x) & (self.rapid_x >= 0) & (self.rapid_x <= w - 1))
+        x = self.rapid_x_at(np.arange(w) + dx)
+        ok_cols = np.flatnonzero(np.isfinite(x) & (x >= 0) & (x <= w - 1))
         if len(ok_rows) == 0 or len(ok_cols) == 0:
             raise ValueError("the distortion profile covers no part of the slow-scan grid")
         return [int(ok_rows[0]), int(ok_rows[-1]) + 1, int(ok_cols[0]), int(ok_cols[-1]) + 1]
 
-    def apply(self, frames: np.ndarray, shifts: np.ndarray | None = None, order: int = 3) -> np.ndarray:
+    def rapid_x_at(self, slow_x: np.ndarray) -> np.ndarray:
+        """Rapid column of fractional slow columns (linear between profile samples, NaN off the profile)."""
+        ok = np.flatnonzero(np.isfinite(self.rapid_x))
+        if len(ok) < 2:
+            return np.full(np.shape(slow_x), np.nan)
+        return np.interp(slow_x, ok.astype(np.float64), self.rapid_x[ok], left=np.nan, right=np.nan)
+
+    def with_crop(self, crop: list[int]) -> Distortion:
+        """The same profile with ``slow_roi`` narrowed to ``crop`` (which must lie inside the covered region)."""
+        r0, r1, c0, c1 = self.covered_roi()
+        if not (r0 <= crop[0] < crop[1] <= r1 and c0 <= crop[2] < crop[3] <= c1):
+            raise ValueError(f"crop {crop} is not inside the region {[r0, r1, c0, c1]} the profile covers")
+        return Distortion(self.rapid_x, self.row_offset, self.rapid_shape, dict(self.info), [int(v) for v in crop])
+
+    def apply(self, frames: np.ndarray, shifts: np.ndarray | None = None, order: int = 3,
+              offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
         """Resample rapid frames (or a DCFI) into slow-scan geometry, cropped to ``slow_roi``.
 
         Parameters
@@ -80,6 +114,10 @@ class Distortion:
             interpolation, so every frame lands on the reference frame's position.
         order : int
             Spline order of the interpolation.
+        offset : (float, float)
+            This FOV's (dy, dx) in slow-scan px: slow pixel (r, c) takes the corrected image
+            at (r + dy, c + dx). It places the FOV's slow scan, which the stage may have
+            moved after the rapid series; the profile's shape is shared by all FOVs.
 
         Returns
         -------
@@ -89,8 +127,9 @@ class Distortion:
         single = frames.ndim == 2
         stack = frames[None] if single else frames
         r0, r1, c0, c1 = self.slow_roi
-        rows = np.arange(r0, r1, dtype=np.float64)[:, None] + self.row_offset
-        cols = self.rapid_x[c0:c1][None, :]
+        oy, ox = offset
+        rows = np.arange(r0, r1, dtype=np.float64)[:, None] + self.row_offset + oy
+        cols = (self.rapid_x[c0:c1] if ox == 0 else self.rapid_x_at(np.arange(c0, c1) + ox))[None, :]
         out = np.empty((len(stack), r1 - r0, c1 - c0), dtype=np.float32)
         for k, frame in enumerate(stack):
             dy, dx = (0.0, 0.0) if shifts is None else shifts[k]
@@ -119,7 +158,8 @@ class Distortion:
         table = pd.read_csv(profile_csv)
         view = json.loads(Path(view_json).read_text())
         info = {k: v for k, v in view.items() if k not in ("row_offset", "rapid_shape", "slow_roi")}
-        return cls(table["rapid_x"].to_numpy(float), float(view["row_offset"]), tuple(view["rapid_shape"]), info)
+        d = cls(table["rapid_x"].to_numpy(float), float(view["row_offset"]), tuple(view["rapid_shape"]), info)
+        return d if list(view["slow_roi"]) == d.covered_roi() else d.with_crop(view["slow_roi"])
 
 
 def compare_to_truth(distortion: Distortion, true_rapid_x: np.ndarray, true_row_offset: float,
@@ -133,13 +173,15 @@ def compare_to_truth(distortion: Distortion, true_rapid_x: np.ndarray, true_row_
     Returns
     -------
     dict
-        rms_px, bias_px, rms_delay_corrected_px, max_abs_delay_corrected_px,
+        shape_rms_px, rms_px, bias_px, rms_delay_corrected_px, max_abs_delay_corrected_px,
         row_offset_error_px, covered_columns.
     """
     ok = np.isfinite(distortion.rapid_x) & np.isfinite(true_rapid_x)
     err = distortion.rapid_x[ok] - true_rapid_x[ok]
     corrected = err - detector_delay_px
     return {
+        # the shape alone: a constant offset (where a FOV's slow scan sits) removed
+        "shape_rms_px": float(np.std(err)),
         "rms_px": float(np.sqrt(np.mean(err**2))),
         "bias_px": float(np.mean(err)),
         "rms_delay_corrected_px": float(np.sqrt(np.mean(corrected**2))),

@@ -8,7 +8,8 @@ Writes the data contract of :mod:`stemdlf.dataset` plus ground truth:
     <out>/fovs/<fov>/rapid.tif        uint16 (frames, H, W)
     <out>/fovs/<fov>/slow.tif         uint16 (H, W)
     <out>/truth/<fov>/slow_clean.tif  float32 noise-free slow scan, slow-scan ADC units
-    <out>/truth/<fov>/distortion.csv  slow_x, rapid_x: the true distortion profile
+    <out>/truth/<fov>/distortion.csv  slow_x, rapid_x: where each slow column lies in the rapid frames
+                                      (the shared scan-coil profile, shifted by this FOV's stage offset)
     <out>/truth/<fov>/drift.csv       per-frame specimen drift and the matching frame shifts
     <out>/truth/<fov>/fov.yaml        the FOV's drawn specimen parameters and geometry
 
@@ -121,13 +122,17 @@ def simulate_fov(
     fov = synthetic_fov_ids(fov_index + 1)[fov_index]
     h, w, n = acq.height, acq.width, acq.n_frames
     seeds = np.random.SeedSequence([acq.seed, fov_index])
-    spec_ss, geom_ss, slow_ss, frames_ss = seeds.spawn(4)
+    # (spawn(5) yields the same first four streams as spawn(4): adding the stage stream kept
+    # every other draw of a FOV as it was)
+    spec_ss, geom_ss, slow_ss, frames_ss, stage_ss = seeds.spawn(5)
     frame_rngs = [np.random.default_rng(s) for s in frames_ss.spawn(n)]
     geom_rng = np.random.default_rng(geom_ss)
 
     dist = params.scan_distortion
     columns = rapid_columns(w, params.rapid.dwell_us, params.rapid.flyback_us, dist)
-    profile = true_distortion_profile(columns, w)
+    # Stage offset of the slow scan from the rapid series: slow pixel (r, c) images specimen (r + oy, c + ox).
+    oy, ox = np.random.default_rng(stage_ss).normal(0.0, acq.stage_offset_px, size=2)
+    profile = true_distortion_profile(columns, w, offset_x=ox)
     drift = sample_drift(n, acq.drift_velocity_px_per_frame, acq.drift_step_px, geom_rng)
     jitter_rapid = geom_rng.normal(0.0, params.rapid.line_jitter_px, size=(n, h))
     jitter_slow = geom_rng.normal(0.0, params.slow.line_jitter_px, size=h)
@@ -138,18 +143,18 @@ def simulate_fov(
     # simulations that differ in one noise knob image the same specimen.
     pad = RENDER_PAD_PX
     region = (
-        min(0.0, v_off + drift[:, 0].min()) - pad,
-        max(h - 1.0, h - 1.0 + v_off + drift[:, 0].max()) + pad,
-        min(0.0, columns[0] + drift[:, 1].min()) - pad,
-        max(w - 1.0, columns[-1] + drift[:, 1].max()) + pad,
+        min(oy, v_off + drift[:, 0].min()) - pad,
+        max(h - 1.0 + oy, h - 1.0 + v_off + drift[:, 0].max()) + pad,
+        min(ox, columns[0] + drift[:, 1].min()) - pad,
+        max(w - 1.0 + ox, columns[-1] + drift[:, 1].max()) + pad,
     )
     specimen = render_specimen(params.specimen, region, acq.pixel_size_nm, np.random.default_rng(spec_ss))
 
     # Slow scan: on the reference grid, noisy and noise-free.
-    sy = np.broadcast_to(rows[:, None], (h, w))[None]
-    sx = (np.arange(w)[None, :] + jitter_slow[:, None])[None]
+    sy = np.broadcast_to(rows[:, None] + oy, (h, w))[None]
+    sx = (np.arange(w)[None, :] + ox + jitter_slow[:, None])[None]
     slow = _scan_image(specimen, sy, sx, params, "slow", [np.random.default_rng(slow_ss)])[0]
-    slow_clean = _scan_image(specimen, sy, np.broadcast_to(np.arange(w, dtype=np.float64), (h, w))[None],
+    slow_clean = _scan_image(specimen, sy, np.broadcast_to(np.arange(w, dtype=np.float64) + ox, (h, w))[None],
                              params, "slow", None)[0]
 
     def rapid_chunks() -> Iterator[np.ndarray]:
@@ -183,7 +188,10 @@ def simulate_fov(
             table.to_csv(tmp, index=False, float_format="%.6g")
     facts = {
         "fov": fov,
-        "vertical_offset_px": float(v_off),
+        # rapid row = slow row - vertical_offset_px: the scan coils' offset minus the stage's
+        "vertical_offset_px": float(v_off - oy),
+        "scan_vertical_offset_px": float(v_off),
+        "stage_offset_px": [float(oy), float(ox)],
         "mean_rapid_pitch_px": pitch,
         "rapid_line_jitter_px": float(params.rapid.line_jitter_px),
         # Shift of features along +x caused by the detector lag at this FOV's background

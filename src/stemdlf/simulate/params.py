@@ -196,6 +196,10 @@ class AcquisitionParams:
     """Mean specimen drift between rapid frames (dy, dx) in px per frame."""
     drift_step_px: float = 0.03
     """RMS random-walk step of the drift per frame (px)."""
+    stage_offset_px: float = 2.0
+    """RMS offset (px, per axis, drawn per FOV) of the slow scan from the rapid series' first frame:
+    the stage drifts between the two acquisitions, so each FOV's slow scan sits a few pixels away
+    from its rapid frames, differently for every FOV (0: the same geometry for every FOV)."""
     seed: int = 0
     """Seed of the dataset; each FOV draws from its own stream, so FOVs are reproducible alone."""
 

@@ -41,7 +41,7 @@ def rapid_columns(width: int, dwell_us: float, flyback_us: float, distortion: Sc
     return x - x.mean() + (width - 1) / 2.0
 
 
-def true_distortion_profile(columns: np.ndarray, width: int) -> np.ndarray:
+def true_distortion_profile(columns: np.ndarray, width: int, offset_x: float = 0.0) -> np.ndarray:
     """The fractional rapid column imaging each slow-scan column (NaN where not imaged).
 
     Parameters
@@ -50,6 +50,8 @@ def true_distortion_profile(columns: np.ndarray, width: int) -> np.ndarray:
         Output of :func:`rapid_columns` (specimen x of each rapid column).
     width : int
         Slow-scan width.
+    offset_x : float
+        Stage offset of the slow scan (slow column c images specimen x = c + offset_x).
 
     Returns
     -------
@@ -58,7 +60,7 @@ def true_distortion_profile(columns: np.ndarray, width: int) -> np.ndarray:
     """
     if np.any(np.diff(columns) <= 0):
         raise ValueError("rapid-scan positions are not strictly increasing: hysteresis too strong")
-    slow_x = np.arange(width, dtype=np.float64)
+    slow_x = np.arange(width, dtype=np.float64) + offset_x
     rapid_x = np.interp(slow_x, columns, np.arange(len(columns), dtype=np.float64), left=np.nan, right=np.nan)
     return rapid_x
 

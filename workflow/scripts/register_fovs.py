@@ -1,0 +1,37 @@
+"""Register every FOV to its own slow scan on top of the shared profile, and gate the residuals (rule register_fovs)."""
+from stemdlf.config import drift_options
+from stemdlf.distortion import Distortion, RegistrationError, check_registrations, FOVRegistration
+from stemdlf.fov import register_fovs_from_files
+from stemdlf.logs import log_to
+from stemdlf.tiff import atomic_path
+
+with log_to(snakemake.log[0]) as log:
+    p = snakemake.params
+    distortion = Distortion.load(snakemake.input.profile, snakemake.input.view)
+    fovs = dict(zip(p.fov_keys, zip(snakemake.input.dcfi, snakemake.input.slow)))
+    truth = dict(zip(p.truth_keys, zip(snakemake.input.truth_profiles, snakemake.input.truth_facts)))
+    cropped, table = register_fovs_from_files(distortion, fovs, drift_options({"dcfi": p.registration}),
+                                              register=p.register, truth=truth)
+    skipped = distortion.info.get("skipped", {})
+    used = set(distortion.info.get("fovs", []))
+    table["in_profile"] = ["yes" if k.split("/")[1] in used and k.startswith("multi/") else
+                           (f"skipped: {skipped[k.split('/')[1]]}" if k.startswith("multi/") and k.split("/")[1] in skipped
+                            else "no") for k in table["key"]]
+    log.info("per-FOV registration:\n%s", table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    regs = {row.key: FOVRegistration(row.offset_y_px, row.offset_x_px, row.zncc_before, row.zncc_after,
+                                     row.residual_y_px, row.residual_x_px) for row in table.itertuples()}
+    problems = check_registrations(regs, p.max_residual_px, p.min_zncc)
+    table["problem"] = [problems.get(k, "") for k in table["key"]]
+    if problems and p.on_poor_registration == "stop":
+        first = next(iter(problems))
+        raise RegistrationError(
+            f"{len(problems)} FOV(s) do not align with their slow scan, first {first}: {problems[first]}. "
+            "Check that FOV's rapid.tif and slow.tif image the same area; set "
+            "distortion.on_poor_registration: warn to go on with it flagged in results/distortion/fovs.csv")
+    for key, problem in problems.items():
+        log.warning("%s: %s", key, problem)
+    cropped.info["registration"] = {"registered": bool(p.register), "common_slow_roi": cropped.slow_roi,
+                                    "flagged": problems}
+    cropped.save(snakemake.output.profile, snakemake.output.view)
+    with atomic_path(snakemake.output.fovs) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4f")
