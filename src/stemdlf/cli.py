@@ -79,8 +79,19 @@ def _denoise(args: argparse.Namespace) -> int:
         from .normalise import apply_minmax
 
         transform = stack_minmax(args.input, args.low_percentile, args.high_percentile, chunk=args.chunk)
-        steps.append(lambda frames: apply_minmax(frames, transform))
+        steps.append(lambda frames, start: apply_minmax(frames, transform))
     metadata = {"model": Path(args.model).name}
+    from .denoise import read_model_card
+
+    card = read_model_card(args.model)
+    shifts = None
+    if card.get("input_frames", 1) > 1 and len(shape) == 3:
+        # a multi-frame filter needs aligned frames: register them first, as DCFI does
+        from .dcfi import DriftOptions, dcfi_chunked
+        from .tiff import iter_frames
+
+        _, shifts = dcfi_chunked(lambda: iter_frames(args.input, args.chunk), DriftOptions(), integrate=False)
+        metadata["aligned"] = "frames registered to frame 0 (DCFI shifts)"
     if args.distortion:
         from .distortion import Distortion
 
@@ -92,12 +103,19 @@ def _denoise(args: argparse.Namespace) -> int:
         if tuple(shape[-2:]) != tuple(distortion.rapid_shape):
             raise DataError(args.input, f"frames are {shape[-2]}x{shape[-1]} but the distortion profile in {folder} "
                             f"is for {distortion.rapid_shape[0]}x{distortion.rapid_shape[1]} rapid frames")
-        steps.append(distortion.apply)
+        steps.append(lambda frames, start: distortion.apply(
+            frames, None if shifts is None else shifts[start:start + len(frames)]))
         metadata.update(geometry="slow", slow_roi=",".join(map(str, distortion.slow_roi)))
+    elif shifts is not None:
+        import numpy as np
 
-    def prepare(frames):
+        from .dcfi import shift_frames
+
+        steps.append(lambda frames, start: shift_frames(np.asarray(frames, np.float32), shifts[start:start + len(frames)]))
+
+    def prepare(frames, start):
         for step in steps:
-            frames = step(frames)
+            frames = step(frames, start)
         return frames
 
     denoise_stack(args.model, args.input, args.output, batch_size=args.batch_size, chunk_frames=args.chunk,

@@ -187,8 +187,9 @@ def denoise_stack(
     batch_size, chunk_frames : int
         Frames per model call; frames held in memory at once.
     prepare : callable, optional
-        Applied to each ``(n, H, W)`` chunk before the model, to bring raw frames to
-        what the model was trained on (min-max normalisation, distortion correction).
+        ``prepare(frames, start)``: applied to each ``(n, H, W)`` chunk (whose first frame is
+        frame ``start`` of the stack) before the model, to bring raw frames to what the model
+        was trained on (min-max normalisation, frame alignment, distortion correction).
         Without it the input must already be normalised and in slow-scan geometry.
     crop : list of int, optional
         ``[row0, row1, col0, col1]`` of the (prepared) frames to keep.
@@ -207,8 +208,8 @@ def denoise_stack(
     shape, _ = tiff_info(input_path)  # bad input is reported before the model is loaded
     denoiser = model if isinstance(model, Denoiser) else Denoiser(model, batch_size)
     n = 1 if len(shape) == 2 else shape[0]
-    prepare = prepare or (lambda frames: frames)
-    h, w = prepare(next(iter_frames(input_path, 1))).shape[-2:]
+    prepare = prepare or (lambda frames, start: frames)
+    h, w = prepare(next(iter_frames(input_path, 1)), 0).shape[-2:]
     r0, r1, c0, c1 = crop if crop is not None else (0, h, 0, w)
     if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
         raise DataError(input_path, f"crop {crop} is outside its {h}x{w} frames")
@@ -216,12 +217,12 @@ def denoise_stack(
     before, after = denoiser.context
     starts = list(range(0, n, chunk_frames))
     # a filter trained with input_scaling mean_frame needs the whole stack's mean frame first
-    scaling = denoiser.scaling_of(prepare(c) for c in iter_frames(input_path, chunk_frames))
+    scaling = denoiser.scaling_of(prepare(c, k * chunk_frames) for k, c in enumerate(iter_frames(input_path, chunk_frames)))
 
     def load(start: int) -> tuple[np.ndarray, int]:
         """A chunk with the neighbours its frames' windows need, prepared; and its first frame's index."""
         lo, hi = max(0, start - before), min(n, start + chunk_frames + after)
-        return prepare(read_frames(input_path, lo, hi)), lo
+        return prepare(read_frames(input_path, lo, hi), lo), lo
 
     def chunks() -> Iterator[np.ndarray]:
         # reading and preparing the next chunk (I/O, normalisation, distortion resampling) runs in

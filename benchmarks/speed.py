@@ -1,0 +1,274 @@
+"""Where this machine stands: calibration, training and inference speed, and (optionally) the whole run.
+
+Run on demand from the repository root (not part of the tests):
+
+    .venv/bin/python benchmarks/speed.py                  # calibration, training, inference, denoise CLI
+    .venv/bin/python benchmarks/speed.py --workflow       # also the whole default workflow in a fresh copy
+    KERAS_BACKEND=jax python benchmarks/speed.py --tag gpu  # another backend / machine
+
+Everything is measured in this one run on this one machine, so its ratios compare like with
+like; every time is the median of ``--repeats`` timings.
+
+- **calibration**: numpy GEMM (2048 x 2048, float32) and a 3x3 convolution C -> C on one
+  512x512 image (C = 8, 16, 64) through the Keras backend, in GFLOP/s.
+- **training**: the default config's paper-faithful DLF-Slow model and the recommended DLF-5F
+  (5 input frames, no batch norm): the compiled step alone (``train_on_batch``) and a step
+  inside :func:`stemdlf.train.train_model` (patch sampling, validation and per-epoch checkpoints
+  included), patches/s, and the step's FLOPs over its time as a fraction of the calibrated
+  convolution rate at the model's first-level width.
+- **inference**: ms per 512x512 frame of each model at batch 1 and 8 (:class:`stemdlf.denoise.Denoiser`),
+  and ``stemdlf denoise --normalise --distortion`` end to end on a 200-frame 512x512 uint16 stack:
+  frames/s, its ratio to the acquisition rate (26.2 ms per frame at 100 ns/pixel) and peak RSS.
+- ``--workflow``: the default workflow (``snakemake --cores all``) from a fresh copy of this
+  checkout: wall time, the Snakemake master process's own CPU time, and each rule's wall and CPU
+  time from its ``benchmark:`` files.
+
+Writes ``benchmarks/results/speed.csv`` (one row per measurement, appended) and
+``benchmarks/results/speed.md`` (this run's table, with the CPU model and flags), which README quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+#: A 512x512 rapid frame at 100 ns/pixel (paper) takes this long to acquire.
+ACQUISITION_MS = 512 * 512 * 100e-9 * 1e3
+#: Flags that decide convolution speed on x86.
+FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+
+
+def machine() -> dict:
+    """CPU model, the flags that matter and the core count (``lscpu`` / ``/proc/cpuinfo``)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        model = re.search(r"^model name\s*:\s*(.+)$", info, re.M).group(1).strip()
+        flags = set(re.search(r"^flags\s*:\s*(.+)$", info, re.M).group(1).split())
+    except (OSError, AttributeError):
+        pass
+    return {"cpu": model, "flags": " ".join(f for f in FLAGS if f in flags) or "-", "cores": os.cpu_count()}
+
+
+def median_time(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def unet_flops_per_px(depth: int, filters: int, kernel: int, frames: int = 1) -> float:
+    """Forward FLOPs per pixel of :func:`stemdlf.unet.build_unet` (convolutions only: 2 per MAC)."""
+    macs, c = 0.0, frames
+    for level in range(depth):
+        f = filters * 2**level
+        macs += kernel**2 * (c * f + f * f) / 4**level
+        c = f
+    f = filters * 2**depth
+    macs += kernel**2 * (c * f + f * f) / 4**depth
+    for level in reversed(range(depth)):
+        f = filters * 2**level
+        macs += kernel**2 * (3 * f * f + f * f) / 4**level  # up-sampled 2f + skip f -> f, then f -> f
+    return 2 * (macs + filters)
+
+
+def calibration(repeats: int) -> list[dict]:
+    import keras
+
+    rows = []
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    t = median_time(lambda: a @ a, repeats)
+    rows.append({"section": "calibration", "what": "numpy GEMM 2048, float32", "value": 2 * 2048**3 / t / 1e9,
+                 "unit": "GFLOP/s"})
+    for c in (8, 16, 64):
+        x = keras.ops.convert_to_tensor(np.random.default_rng(1).random((1, 512, 512, c), dtype=np.float32))
+        inp = keras.Input((512, 512, c))
+        conv = keras.Model(inp, keras.layers.Conv2D(c, 3, padding="same", use_bias=False)(inp))
+        t = median_time(lambda: conv.predict_on_batch(x), repeats)
+        rows.append({"section": "calibration", "what": f"3x3 conv {c}->{c} on 512x512 ({keras.backend.backend()})",
+                     "value": 2 * 9 * c * c * 512 * 512 / t / 1e9, "unit": "GFLOP/s"})
+    return rows
+
+
+MODELS = {
+    # name: (UNet settings, train settings overrides); the default config's values
+    "DLF-Slow (paper recipe)": (dict(depth=2, base_filters=8, batch_norm=True), dict()),
+    "DLF-5F (recommended)": (dict(depth=2, base_filters=8, batch_norm=False, input_frames=5),
+                             dict(lr_schedule="cosine", input_scaling="mean_frame")),
+}
+
+
+def training(repeats: int, conv_rates: dict[int, float]) -> list[dict]:
+    import keras
+
+    from stemdlf.patches import TrainingPair
+    from stemdlf.train import TrainingSettings, train_model
+    from stemdlf.unet import UNetSettings, build_unet
+
+    rows, rng = [], np.random.default_rng(0)
+    for name, (unet, extra) in MODELS.items():
+        settings = UNetSettings(**unet)
+        model = build_unet(settings)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        x = rng.random((16, 64, 64, settings.input_frames), dtype=np.float32)
+        y = rng.random((16, 64, 64, 1), dtype=np.float32)
+        step = median_time(lambda: model.train_on_batch(x, y), repeats)
+        flops = 3 * unet_flops_per_px(2, 8, 3, settings.input_frames) * 16 * 64 * 64  # forward + backward
+        rate = conv_rates.get(settings.base_filters)
+        pairs = [TrainingPair(f"f{i}", rng.integers(0, 65535, (16, 256, 256)).astype(np.uint16),
+                              rng.random((256, 256), dtype=np.float32) * 65535, (0, 256)) for i in range(6)]
+        ts = TrainingSettings(epochs=3, steps_per_epoch=30, model=settings, **extra)
+        with tempfile.TemporaryDirectory() as tmp:
+            train_model(pairs[:5], pairs[5:], ts, f"{tmp}/m.keras", f"{tmp}/h.csv", f"{tmp}/ck", log=lambda s: None)
+            seconds = pd.read_csv(f"{tmp}/h.csv")["seconds"].iloc[1:].median()  # epoch 1 includes tracing
+        in_loop = seconds / ts.steps_per_epoch
+        rows += [
+            {"section": "training", "what": f"{name}: step, 16 x 64x64 (train_on_batch)", "value": 1e3 * step, "unit": "ms"},
+            {"section": "training", "what": f"{name}: step inside train_model", "value": 1e3 * in_loop, "unit": "ms"},
+            {"section": "training", "what": f"{name}: patches per second in train_model", "value": 16 / in_loop,
+             "unit": "patches/s"},
+            {"section": "training", "what": f"{name}: step FLOPs / time", "value": flops / step / 1e9, "unit": "GFLOP/s"},
+        ]
+        if rate:
+            rows.append({"section": "training", "what": f"{name}: fraction of the 3x3 conv {settings.base_filters}->"
+                         f"{settings.base_filters} rate", "value": flops / step / 1e9 / rate, "unit": "fraction"})
+    return rows
+
+
+def inference(repeats: int, workdir: Path) -> list[dict]:
+    from stemdlf.denoise import Denoiser
+    from stemdlf.distortion import Distortion
+    from stemdlf.train import TrainingSettings, write_model_card
+    from stemdlf.unet import UNetSettings, build_unet
+
+    rows, rng = [], np.random.default_rng(0)
+    frames = rng.uniform(0, 65535, (8, 512, 512)).astype(np.float32)
+    # a 200-frame raw stack and a distortion folder (a mild hysteresis-like profile)
+    stack = rng.poisson(20.0, (200, 512, 512)).astype(np.uint16) * 1000
+    import tifffile
+
+    tifffile.imwrite(workdir / "rapid.tif", stack, photometric="minisblack")
+    c = np.arange(512, dtype=np.float64)
+    Distortion(4.0 + 0.95 * c + 8.0 * np.exp(-c / 40.0), 1.0, (512, 512)).save(workdir / "profile.csv",
+                                                                                workdir / "view.json")
+    for name, (unet, extra) in MODELS.items():
+        settings = UNetSettings(**unet)
+        model = build_unet(settings)
+        denoiser = Denoiser(model, batch_size=8)
+        batch8 = median_time(lambda: denoiser(frames), max(3, repeats // 3)) / len(frames)
+        single = median_time(lambda: denoiser(frames, 2, 3), repeats)
+        rows += [{"section": "inference", "what": f"{name}: 512x512 frame, batch 1", "value": 1e3 * single, "unit": "ms"},
+                 {"section": "inference", "what": f"{name}: 512x512 frame, batch 8", "value": 1e3 * batch8, "unit": "ms"}]
+        path = workdir / f"{name.split()[0]}.keras"
+        model.save(path)
+        write_model_card(path, TrainingSettings(model=settings, **extra))
+        cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(path), str(workdir / "rapid.tif"), "-o",
+               str(workdir / "out.tif"), "--normalise", "--distortion", str(workdir), "--quiet"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        fps = len(stack) / wall
+        rows += [
+            {"section": "inference", "what": f"{name}: stemdlf denoise --normalise --distortion, 200 x 512x512",
+             "value": fps, "unit": "frames/s"},
+            {"section": "inference", "what": f"{name}: ... as a ratio to acquisition (26.2 ms/frame)",
+             "value": fps * ACQUISITION_MS / 1e3, "unit": "x real time"},
+            {"section": "inference", "what": f"{name}: ... peak RSS", "value": max(rss, before) / 1024, "unit": "MB"},
+        ]
+    return rows
+
+
+def workflow_run() -> list[dict]:
+    """The default workflow in a fresh copy of this checkout: wall, master CPU, per-rule times."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "run"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "all", "--quiet", "all"], cwd=work,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        master = 0.0
+        while proc.poll() is None:  # the master's own CPU (not its jobs'), read until it exits
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                master = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError):
+                pass
+            time.sleep(1.0)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"the workflow failed in {work}")
+        rows += [{"section": "workflow", "what": "default workflow, wall", "value": wall / 60, "unit": "min"},
+                 {"section": "workflow", "what": "Snakemake master CPU", "value": master / 60, "unit": "CPU-min"},
+                 {"section": "workflow", "what": "Snakemake master CPU share of the run", "value": master / wall,
+                  "unit": "fraction of one core"}]
+        tables = []
+        for tsv in (work / "benchmarks").rglob("*.tsv"):
+            t = pd.read_csv(tsv, sep="\t")
+            tables.append({"rule": tsv.parent.name, "s": t["s"].iloc[-1], "cpu_time": t["cpu_time"].iloc[-1]})
+        per_rule = pd.DataFrame(tables).groupby("rule").agg(jobs=("s", "size"), s=("s", "sum"), cpu=("cpu_time", "sum"))
+        for rule, r in per_rule.sort_values("s", ascending=False).iterrows():
+            rows.append({"section": "workflow", "what": f"rule family {rule} ({r['jobs']} jobs), wall summed",
+                         "value": r["s"], "unit": "s"})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--tag", default="cpu", help="label of this machine in the CSV")
+    parser.add_argument("--workflow", action="store_true", help="also time the whole default workflow (minutes)")
+    args = parser.parse_args()
+    import keras
+
+    info = machine()
+    rows = calibration(args.repeats)
+    conv_rates = {int(re.search(r"conv (\d+)->", r["what"]).group(1)): r["value"] for r in rows if "conv" in r["what"]}
+    rows += training(args.repeats, conv_rates)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += inference(args.repeats, Path(tmp))
+    if args.workflow:
+        rows += workflow_run()
+    table = pd.DataFrame(rows)
+    table.insert(0, "backend", keras.backend.backend())
+    table.insert(0, "tag", args.tag)
+    for key, value in reversed(list(info.items())):
+        table.insert(0, key, value)
+    table.insert(0, "date", time.strftime("%Y-%m-%d"))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    csv = RESULTS / "speed.csv"
+    (pd.concat([pd.read_csv(csv), table]) if csv.is_file() else table).to_csv(csv, index=False, float_format="%.4g")
+    lines = [f"Measured by `benchmarks/speed.py` on {info['cpu']} ({info['cores']} cores; {info['flags']}), "
+             f"Keras on {keras.backend.backend()}, {time.strftime('%Y-%m-%d')}; medians of {args.repeats} timings.", "",
+             "| section | measurement | value | unit |", "|---|---|---|---|"]
+    lines += [f"| {r['section']} | {r['what']} | {r['value']:.3g} | {r['unit']} |" for r in rows]
+    (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {csv} and {RESULTS / 'speed.md'}")
+
+
+if __name__ == "__main__":
+    main()
