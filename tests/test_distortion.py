@@ -23,7 +23,7 @@ def known_warp_pair(tmp_path, seed=5, size=160):
                      detector={"fast_time_constant_ns": 0.0, "afterglow_amplitude": 0.0, "afterglow_signal_slope": 0.0},
                      rapid={"line_jitter_px": 0.0, "transfer_gamma": 1.0})
     acq = AcquisitionParams(n_fovs=1, n_frames=4, height=size, width=size, seed=seed,
-                            drift_velocity_px_per_frame=(0, 0), drift_step_px=0.0)
+                            drift_velocity_px_per_frame=(0, 0), drift_step_px=0.0, stage_offset_px=0.0)
     simulate_fov(tmp_path, 0, params, acq)
     frames = read_tiff(tmp_path / "fovs/fov000/rapid.tif").astype(float)
     slow = read_tiff(tmp_path / "fovs/fov000/slow.tif").astype(float)

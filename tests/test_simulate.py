@@ -199,7 +199,7 @@ def test_rapid_scan_is_distorted_as_the_true_profile_says(tmp_path):
     """Resampling the slow scan through the true profile reproduces the rapid DCFI geometry."""
     params = _high_dose(P)
     acq = AcquisitionParams(n_fovs=1, n_frames=4, height=128, width=128, seed=8,
-                            drift_velocity_px_per_frame=(0, 0), drift_step_px=0.0)
+                            drift_velocity_px_per_frame=(0, 0), drift_step_px=0.0, stage_offset_px=0.0)
     simulate_fov(tmp_path, 0, params, acq)
     rapid = tifffile.imread(tmp_path / "fovs/fov000/rapid.tif").astype(float).mean(axis=0)
     clean = tifffile.imread(tmp_path / "truth/fov000/slow_clean.tif")
@@ -221,7 +221,7 @@ def test_rapid_scan_is_distorted_as_the_true_profile_says(tmp_path):
 def test_vertical_offset_between_rapid_and_slow(tmp_path):
     params = replace(_high_dose(P), scan_distortion={"vertical_offset_px": 4.0})
     acq = AcquisitionParams(n_fovs=1, n_frames=4, height=128, width=128, seed=9,
-                            drift_velocity_px_per_frame=(0, 0), drift_step_px=0.0)
+                            drift_velocity_px_per_frame=(0, 0), drift_step_px=0.0, stage_offset_px=0.0)
     simulate_fov(tmp_path, 0, params, acq)
     rapid = tifffile.imread(tmp_path / "fovs/fov000/rapid.tif").astype(float).mean(axis=0)
     slow = tifffile.imread(tmp_path / "fovs/fov000/slow.tif").astype(float)
@@ -278,3 +278,26 @@ def test_rapid_scan_blur_is_along_the_fast_scan_direction(tmp_path):
 def test_unknown_parameter_is_rejected():
     with pytest.raises(ConfigError, match="beam_curent_pA"):
         from_dict(SimulatorParams, {"beam": {"beam_curent_pA": 3}}, "simulator")
+
+
+def test_each_fov_slow_scan_sits_at_its_recorded_stage_offset(tmp_path):
+    """The stage drifts between the rapid series and the slow scan: the slow scan is offset by the
+    (oy, ox) recorded in fov.yaml, and the recorded true profile includes ox."""
+    params = replace(_high_dose(P), scan_distortion={"vertical_offset_px": 0.0, "fov_broadening": 0.0,
+                                                     "hysteresis_amplitude_px": 0.0})
+    acq = AcquisitionParams(n_fovs=1, n_frames=4, height=128, width=128, seed=10,
+                            drift_velocity_px_per_frame=(0, 0), drift_step_px=0.0, stage_offset_px=3.0)
+    simulate_fov(tmp_path, 0, params, acq)
+    facts = yaml.safe_load((tmp_path / "truth/fov000/fov.yaml").read_text())
+    oy, ox = facts["stage_offset_px"]
+    assert max(abs(oy), abs(ox)) > 0.5  # drawn, not zero
+    assert facts["vertical_offset_px"] == pytest.approx(-oy)
+    rapid = tifffile.imread(tmp_path / "fovs/fov000/rapid.tif").astype(float).mean(axis=0)
+    slow = tifffile.imread(tmp_path / "fovs/fov000/slow.tif").astype(float)
+    shift, _, _ = phase_cross_correlation(slow[16:112, 16:112], rapid[16:112, 16:112], upsample_factor=20,
+                                          normalization=None)
+    # slow pixel (r, c) images specimen (r + oy, c + ox), which rapid pixel (r + oy, c + ox) images
+    assert shift[0] == pytest.approx(-oy, abs=0.3)
+    assert shift[1] == pytest.approx(-ox, abs=0.5)  # the detector lag adds a fraction of a pixel along x
+    profile = pd.read_csv(tmp_path / "truth/fov000/distortion.csv")["rapid_x"].to_numpy()
+    assert np.nanmedian(profile - np.arange(128)) == pytest.approx(ox, abs=0.05)
