@@ -55,3 +55,22 @@ def test_claims_state_holds_fails_and_untested():
     assert claims["DLF-Slow is closer to the noise-free truth than the slow scan itself"].holds is True
     text = claims_markdown(list(claims.values()))
     assert "| DLF-Slow beats BM3D-PSD on psnr | **fails** | 23.000 vs 24.000 dB |" in text
+
+
+def test_readme_block_comes_from_the_tables_and_replaces_only_its_markers():
+    from stemdlf.readme import BEGIN, END, replace_block, results_block
+
+    summary = pd.DataFrame({"method": ["rapid", "rapid", "DLF-5F", "DLF-5F"],
+                            "metric": ["psnr_truth", "psnr", "psnr_truth", "psnr"], "mean": [12.3456, 11.0, 28.4, 21.2]})
+    fovs = pd.DataFrame({"offset_y_px": [1.0, -3.0], "offset_x_px": [0.0, 4.0], "residual_px": [0.0, 0.1],
+                         "truth_x_mean_px": [0.1, -0.2], "truth_y_px": [0.0, 0.1], "truth_x_rms_px": [0.2, 0.3]})
+    claims = "| claim | on this data | numbers |\n|---|---|---|\n| DLF-5F wins | **holds** | 28.4 vs 25 |\n"
+    block = results_block(summary, claims, fovs, {"DLF-5F": 81.6})
+    assert "| rapid | 12.35 |" in block and "| DLF-5F | 28.40 |" in block and "| 82 |" in block
+    assert "| DLF-5F wins | **holds** |" in block
+    assert "up to 5.0 px" in block and "0.22 px at worst" in block
+    readme = f"intro\n{BEGIN}\nold numbers\n{END}\nrest\n"
+    new = replace_block(readme, block)
+    assert new.startswith("intro\n") and new.endswith(f"{END}\nrest\n") and "old numbers" not in new
+    with pytest.raises(ValueError, match="no"):
+        replace_block("no markers", block)

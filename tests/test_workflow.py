@@ -75,7 +75,7 @@ def test_changing_the_distortion_method_replans_only_the_selection_downstream(ti
     assert not {"simulate_fov", "normalise_fov", "dcfi_fov", "estimate_distortion", "choose_reference"} & set(jobs)
     assert jobs["correct_fov"] == 6
     # every variant trained on corrected frames retrains; DLF-Slow-uncorrected does not
-    assert jobs["train_variant"] == 6 and jobs["denoise_variant"] == 7
+    assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 8
 
 
 def test_distortion_outputs(tiny_run):
@@ -97,6 +97,13 @@ def test_distortion_outputs(tiny_run):
     split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
     assert len(split["train"]) == 3 and len(split["test"]) == 2
     assert (tiny_run / "results/distortion/diagnostic.pdf").stat().st_size > 0
+    # every FOV of both datasets registered to its own slow scan, its offset applied in its corrected files
+    fovs = pd.read_csv(tiny_run / "results/distortion/fovs.csv").set_index("key")
+    assert list(fovs.index) == [f"multi/fov{i:03d}" for i in range(5)] + ["single/fov000"]
+    assert fovs[["offset_y_px", "offset_x_px", "residual_px", "zncc_after", "truth_x_rms_px"]].notna().all().all()
+    with tifffile.TiffFile(tiny_run / "results/corrected/multi/fov001/rapid.tif") as tif:
+        offset = [float(v) for v in tif.imagej_metadata["fov_offset_px"].split(",")]
+    assert offset == pytest.approx(list(fovs.loc["multi/fov001", ["offset_y_px", "offset_x_px"]]), abs=1e-3)
 
 
 def test_real_data_layout_runs_through_the_same_command(tmp_path):

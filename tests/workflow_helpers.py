@@ -43,6 +43,8 @@ def trim_workflow(workdir: Path, variants: list[str], baselines: list[str]) -> N
             config["variants"] = {k: v for k, v in config["variants"].items() if k in variants}
         if name.startswith("config/"):
             config["evaluate"]["baselines"] = list(baselines)
+            if config["evaluate"]["care"]["like"] not in variants:  # CARE takes the pairs of a kept variant
+                config["evaluate"]["care"]["like"] = variants[0]
         path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 

@@ -443,8 +443,13 @@ def figure_inputs(wildcards):
     return inputs
 
 
+def care_models():
+    """["CARE"] when CARE is evaluated (its model folder holds a training.json like the variants')."""
+    return ["CARE"] if "CARE" in BASELINES else []
+
+
 def evaluation_targets():
-    return ["results/tables/summary.md", "results/claims.md"] + expand(
+    return ["results/tables/summary.md", "results/claims.md", "results/readme_results.md"] + expand(
         "results/figures/{fig}.png", fig=["fig1", "fig2", "fig3", "fig4", "fig5"])
 
 

@@ -160,6 +160,24 @@ rule claims:
         "../scripts/claims.py"
 
 
+rule readme_results:
+    input:
+        summary="results/tables/summary.csv",
+        claims="results/claims.md",
+        fovs="results/distortion/fovs.csv",
+        training=expand("results/models/{variant}/training.json", variant=VARIANTS + care_models()),
+    output:
+        "results/readme_results.md",
+    params:
+        methods=VARIANTS + care_models(),
+    log:
+        "logs/readme_results.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/readme_results.py"
+
+
 rule figure:
     input:
         unpack(figure_inputs),

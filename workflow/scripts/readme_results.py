@@ -1,0 +1,18 @@
+"""README's results block from this run's tables (rule readme_results); `python -m stemdlf.readme` pastes it."""
+import json
+
+import pandas as pd
+
+from stemdlf.logs import log_to
+from stemdlf.readme import results_block
+from stemdlf.tiff import atomic_path
+
+with log_to(snakemake.log[0]):
+    training = {}
+    for method, path in zip(snakemake.params.methods, snakemake.input.training):
+        summary = json.loads(open(path).read())
+        training[method] = summary.get("seconds_training", summary.get("seconds"))
+    block = results_block(pd.read_csv(snakemake.input.summary), open(snakemake.input.claims).read(),
+                          pd.read_csv(snakemake.input.fovs), training)
+    with atomic_path(snakemake.output[0]) as tmp:
+        tmp.write_text(block)
