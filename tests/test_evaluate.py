@@ -74,3 +74,16 @@ def test_readme_block_comes_from_the_tables_and_replaces_only_its_markers():
     assert new.startswith("intro\n") and new.endswith(f"{END}\nrest\n") and "old numbers" not in new
     with pytest.raises(ValueError, match="no"):
         replace_block("no markers", block)
+
+
+def test_crops_show_the_region_with_the_most_fine_detail():
+    from stemdlf.paper_figures import crops, detail_region
+
+    rng = np.random.default_rng(0)
+    truth = np.full((128, 128), 30000.0)
+    truth[80:84, 20:60] = 10000.0  # a thin line in the lower left
+    assert detail_region(truth, 32) in [(r, c) for r in range(56, 84) for c in range(4, 40)]
+    images = {"rapid": truth + rng.normal(0, 5000, truth.shape), "truth": truth}
+    fig = crops(images, "truth", 2.0, "fov001", size=32)
+    assert len([ax for ax in fig.axes if ax.images]) == 2
+    assert fig.axes[0].images[0].get_array().shape == (32, 32)

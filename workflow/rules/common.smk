@@ -422,6 +422,7 @@ def figure_labels(wildcards):
         "fig2": present(["rapid", "DCFI"]) + ["slow"] + present([paper_dcfi, paper, recommended]),
         "fig3": present(["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]) + ["slow"],
         "fig4": single_fov_variants() + ["slow"],
+        "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended]) + ["slow"],
         "fig5": [],
     }[wildcards.fig]
 
@@ -437,6 +438,9 @@ def figure_inputs(wildcards):
                       slow=slow, view="results/distortion/view.json")
     if wildcards.fig == "fig3":
         inputs["summary"] = "results/tables/summary.csv"
+    if wildcards.fig == "crops" and is_synthetic("multi"):
+        inputs.update(truth=f"results/data/multi/truth/{fov}/slow_clean.tif", view="results/distortion/view.json",
+                      normalisation=f"results/normalised/multi/{fov}/normalisation.json")
     if wildcards.fig == "fig5":
         inputs.update(profile="results/distortion/profile.csv", view="results/distortion/view.json",
                       **({"truth": truth_files()["profile_truth"]} if is_synthetic("multi") else {}))
@@ -450,7 +454,7 @@ def care_models():
 
 def evaluation_targets():
     return ["results/tables/summary.md", "results/claims.md", "results/readme_results.md"] + expand(
-        "results/figures/{fig}.png", fig=["fig1", "fig2", "fig3", "fig4", "fig5"])
+        "results/figures/{fig}.png", fig=["fig1", "fig2", "fig3", "fig4", "fig5", "crops"])
 
 
 def all_targets():

@@ -5,7 +5,7 @@
 wildcard_constraints:
     method="|".join(re.escape(m) for m in METHODS + ["slow"]),
     baseline="|".join(re.escape(b) for b in TUNED_BASELINES) or "none",
-    fig="fig[1-5]",
+    fig="fig[1-5]|crops",
 
 
 rule noise_model:

@@ -1,4 +1,4 @@
-"""One of the paper's figures 1-5 from the images and tables it shows (rule figure)."""
+"""One of the paper's figures 1-5, or the crops figure, from the images and tables it shows (rule figure)."""
 import json
 
 import numpy as np
@@ -30,6 +30,16 @@ with log_to(snakemake.log[0]):
         fig = paper_figures.fig3(pd.read_csv(snakemake.input.summary), images, px, fov)
     elif fig_id == "fig4":
         fig = paper_figures.fig4(images, px, fov)
+    elif fig_id == "crops":
+        reference = "slow"
+        if "truth" in snakemake.input.keys():
+            from stemdlf.evaluate import truth_image
+
+            slow_t = json.loads(open(snakemake.input.normalisation).read())["slow"]
+            roi = json.loads(open(snakemake.input.view).read())["slow_roi"]
+            images["truth"] = truth_image(read_tiff(snakemake.input.truth), slow_t, roi)
+            reference = "truth"
+        fig = paper_figures.crops(images, reference, px, fov)
     else:
         profile = pd.read_csv(snakemake.input.profile)
         truth = pd.read_csv(snakemake.input.truth)["rapid_x"].to_numpy() if "truth" in snakemake.input.keys() else None
