@@ -45,3 +45,31 @@ def test_unknown_config_key_exits_2(tmp_path, capsys):
     cfg.write_text("simulator:\n  beam:\n    beam_curent_pA: 3\n")
     assert main(["simulate", str(tmp_path / "o"), "--config", str(cfg), "--quiet"]) == 2
     assert "beam_curent_pA" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["dcfi", "denoise"])
+def test_an_output_path_that_is_the_input_is_refused_and_the_raw_data_kept(tmp_path, capsys, command):
+    raw = tmp_path / "rapid.tif"
+    frames = np.random.default_rng(0).integers(0, 65535, (4, 32, 32), dtype=np.uint16)
+    tifffile.imwrite(raw, frames, photometric="minisblack")
+    model = tmp_path / "m.keras"
+    argv = ["dcfi", str(raw), "-o", str(raw)] if command == "dcfi" else ["denoise", str(model), str(raw), "-o", str(raw)]
+    if command == "denoise":
+        from stemdlf.unet import UNetSettings, build_unet
+
+        build_unet(UNetSettings(depth=2, base_filters=4)).save(model)
+    assert main(argv) == 2
+    assert "is the input file" in capsys.readouterr().err
+    np.testing.assert_array_equal(tifffile.imread(raw), frames)
+
+
+@pytest.mark.parametrize("argv", [["denoise", "m.keras", "in.tif", "-o", "o.tif", "--batch-size", "0"],
+                                  ["denoise", "m.keras", "in.tif", "-o", "o.tif", "--batch-size", "-1"],
+                                  ["denoise", "m.keras", "in.tif", "-o", "o.tif", "--chunk", "-1"],
+                                  ["dcfi", "in.tif", "-o", "o.tif", "--reference-frame", "-1"],
+                                  ["simulate", "out", "--n-fovs", "-1"]])
+def test_numeric_options_out_of_range_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "must be at least" in capsys.readouterr().err

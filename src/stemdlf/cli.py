@@ -21,6 +21,39 @@ from .errors import ConfigError, DataError
 __all__ = ["main"]
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a bad value is a usage error, exit status 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _refuse_overwriting(inputs: list[str | Path], outputs: list[str | Path]) -> None:
+    """Refuse an output path that is one of the inputs (or a folder): raw data is never overwritten."""
+    for out in outputs:
+        out = Path(out)
+        if out.is_dir():
+            raise DataError(out, "is a folder; give the file to write")
+        for inp in inputs:
+            if Path(inp).exists() and out.exists() and out.resolve() == Path(inp).resolve():
+                raise DataError(out, "is the input file; choose another output path (inputs are never overwritten)")
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from .config import acquisition_params, load_config, simulator_params
     from .simulate import AcquisitionParams, simulate_dataset
@@ -59,6 +92,7 @@ def _dcfi(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
+    _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")])
     options = DriftOptions(reference_frame=args.reference_frame)
     dcfi_fov(args.rapid, out, shifts, out.with_suffix(".normalisation.json"), pixel_size_nm(args.rapid),
              options, chunk=args.chunk)
@@ -70,6 +104,7 @@ def _denoise(args: argparse.Namespace) -> int:
     from .denoise import denoise_stack
     from .tiff import tiff_info
 
+    _refuse_overwriting([args.input, args.model], [args.output])
     shape, dtype = tiff_info(args.input)
     steps = []
     if args.normalise:
@@ -134,23 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", action="append", help="workflow config YAML (repeatable; later ones override)")
     p.add_argument("--dataset", default="multi", help="which datasets.<name>.simulate of the config (default multi)")
     p.add_argument("--seed", type=int, help="override the dataset seed")
-    p.add_argument("--n-fovs", type=int, help="override the number of FOVs")
-    p.add_argument("--n-frames", type=int, help="override the rapid frames per FOV")
-    p.add_argument("--size", type=int, help="override height and width (px)")
+    p.add_argument("--n-fovs", type=_positive_int, help="override the number of FOVs")
+    p.add_argument("--n-frames", type=_positive_int, help="override the rapid frames per FOV")
+    p.add_argument("--size", type=_positive_int, help="override height and width (px)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("validate", help="check a dataset folder against the data contract")
     p.add_argument("dataset_dir")
-    p.add_argument("--min-fovs", type=int, default=1)
+    p.add_argument("--min-fovs", type=_positive_int, default=1)
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("dcfi", help="drift-corrected frame integration of a rapid-scan stack")
     p.add_argument("rapid", help="uint16 (frames, H, W) TIFF")
     p.add_argument("-o", "--output", required=True, help="DCFI TIFF to write (normalised to 0..65535)")
     p.add_argument("--shifts", help="per-frame shifts CSV (default: OUTPUT.shifts.csv)")
-    p.add_argument("--reference-frame", type=int, default=0)
-    p.add_argument("--chunk", type=int, default=64, help="frames read at a time")
+    p.add_argument("--reference-frame", type=_non_negative_int, default=0)
+    p.add_argument("--chunk", type=_positive_int, default=64, help="frames read at a time")
     p.set_defaults(func=_dcfi)
 
     p = sub.add_parser("denoise", help="apply a trained filter (.keras) to every frame of a TIFF stack",
@@ -165,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--high-percentile", type=float, default=100.0, help="with --normalise (default 100)")
     p.add_argument("--distortion", metavar="DIR",
                    help="folder with profile.csv and view.json (e.g. results/distortion): correct scan distortion first")
-    p.add_argument("--batch-size", type=int, default=8, help="frames per model call (default 8)")
-    p.add_argument("--chunk", type=int, default=64, help="frames read and written at a time (default 64)")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="frames per model call (default 8)")
+    p.add_argument("--chunk", type=_positive_int, default=64, help="frames read and written at a time (default 64)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_denoise)
     return parser
