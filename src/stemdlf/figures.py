@@ -37,8 +37,9 @@ def _rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.ndarray, fov: str,
-                          truth_rapid_x: np.ndarray | None = None) -> plt.Figure:
-    """Profile (paper Fig. 5d), overlay before correction and line profiles before/after (Fig. 1a-c).
+                          truth_rapid_x: np.ndarray | None = None, fovs: "pd.DataFrame | None" = None) -> plt.Figure:
+    """Profile (paper Fig. 5d), overlay before correction, line profiles before/after (Fig. 1a-c),
+    and every FOV's registration offset and residual.
 
     Parameters
     ----------
@@ -48,12 +49,19 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
     fov : str
         Its id, for the titles.
     truth_rapid_x : numpy.ndarray, optional
-        The simulator's true profile, drawn for comparison.
+        The simulator's true profile of that FOV, drawn for comparison.
+    fovs : pandas.DataFrame, optional
+        ``results/distortion/fovs.csv``: the FOV's offset is applied, and panels (e, f) show all FOVs.
     """
-    fig, axes = plt.subplots(2, 2, figsize=(10, 8.5))
+    offset = (0.0, 0.0)
+    if fovs is not None and f"multi/{fov}" in set(fovs["key"]):
+        row_ = fovs.set_index("key").loc[f"multi/{fov}"]
+        offset = (float(row_["offset_y_px"]), float(row_["offset_x_px"]))
+    fig, axes = plt.subplots(3 if fovs is not None else 2, 2, figsize=(10, 12.5 if fovs is not None else 8.5))
     x = np.arange(len(distortion.rapid_x))
     ax = axes[0, 0]
-    ax.plot(x, distortion.rapid_x - x, label="estimated", color="C0")
+    ax.plot(x, distortion.rapid_x_at(x + offset[1]) - x, label=f"estimated (shared profile + {fov}'s offset)",
+            color="C0")
     if truth_rapid_x is not None:
         ax.plot(x, truth_rapid_x - x, "--", label="true (simulator)", color="k", lw=1)
     ax.set_xlabel("slow-scan column (px)")
@@ -70,7 +78,7 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
     axes[0, 1].set_title(f"(b) {fov}: slow (magenta) over rapid DCFI (green), before correction")
     axes[0, 1].axis("off")
 
-    corrected = distortion.apply(np.asarray(dcfi, np.float32))
+    corrected = distortion.apply(np.asarray(dcfi, np.float32), offset=offset)
     slow_roi = distortion.crop_slow(np.asarray(slow, np.float32))
     r0 = distortion.slow_roi[0]
     energy = bandpass(slow_roi).var(axis=1)
@@ -85,6 +93,28 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
         ax.set_xlabel("slow-scan column (px)")
         ax.set_ylabel("intensity (0..65535)")
         ax.legend(fontsize=8)
+    if fovs is not None:
+        ax = axes[2, 0]
+        points = ax.scatter(fovs["offset_x_px"], fovs["offset_y_px"], c=fovs["zncc_after"], cmap="viridis",
+                            vmin=0, vmax=1, s=25)
+        for key, ox, oy in zip(fovs["key"], fovs["offset_x_px"], fovs["offset_y_px"]):
+            label = key.split("/")[-1].replace("fov", "") if key.startswith("multi/") else key.split("/")[0]
+            ax.annotate(label, (ox, oy), fontsize=6, xytext=(2, 2),
+                        textcoords="offset points")
+        fig.colorbar(points, ax=ax, label="ZNCC after registration")
+        ax.set_xlabel("offset x (slow-scan px)")
+        ax.set_ylabel("offset y (slow-scan px)")
+        ax.set_title("(e) where each FOV's slow scan sits (registration offsets)")
+        ax = axes[2, 1]
+        k = np.arange(len(fovs))
+        ax.bar(k - 0.2, fovs["residual_px"], 0.4, label="residual shift after registration", color="C0")
+        if "truth_x_mean_px" in fovs:
+            ax.bar(k + 0.2, np.hypot(fovs["truth_x_mean_px"], fovs["truth_y_px"]), 0.4,
+                   label="shift error against the truth", color="C1")
+        ax.set_xticks(k, [key.replace("/fov", "/") for key in fovs["key"]], rotation=90, fontsize=6)
+        ax.set_ylabel("px")
+        ax.set_title("(f) per-FOV residuals")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

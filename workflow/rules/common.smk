@@ -204,6 +204,13 @@ def registration_settings():
     return {k: v for k, v in config["dcfi"].items() if k != "chunk_frames"}
 
 
+def train_truth_profiles(wildcards=None):
+    """The simulator's true profile of every training FOV (each includes its own stage offset)."""
+    if not is_synthetic("multi"):
+        return {}
+    return {"profile_truth": train_files("results/data/{dataset}/truth/{fov}/distortion.csv")}
+
+
 def distortion_targets():
     out = ["results/split.yaml", "results/distortion/profile.csv", "results/distortion/fovs.csv",
            "results/distortion/diagnostic.png"]

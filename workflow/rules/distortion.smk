@@ -113,9 +113,10 @@ rule compare_distortion:
 
 rule distortion_figure:
     input:
-        unpack(truth_files),
+        unpack(train_truth_profiles),
         profile="results/distortion/profile.csv",
         view="results/distortion/view.json",
+        fovs="results/distortion/fovs.csv",
         reference="results/distortion/reference.json",
         dcfi=train_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
         slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),

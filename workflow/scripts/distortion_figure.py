@@ -12,7 +12,10 @@ with log_to(snakemake.log[0]):
     distortion = Distortion.load(snakemake.input.profile, snakemake.input.view)
     fov = json.loads(open(snakemake.input.reference).read())["reference"]
     i = list(snakemake.params.fovs).index(fov)
-    truth = pd.read_csv(snakemake.input.profile_truth)["rapid_x"].to_numpy() if "profile_truth" in snakemake.input.keys() else None
+    truth = None
+    if "profile_truth" in snakemake.input.keys():  # the plotted FOV's own true profile
+        truth = pd.read_csv(snakemake.input.profile_truth[i])["rapid_x"].to_numpy()
     fig = distortion_diagnostic(distortion, read_tiff(snakemake.input.dcfi[i]).astype(float),
-                                read_tiff(snakemake.input.slow[i]).astype(float), fov, truth)
+                                read_tiff(snakemake.input.slow[i]).astype(float), fov, truth,
+                                pd.read_csv(snakemake.input.fovs))
     save_figure(fig, snakemake.output.png, snakemake.output.pdf)
