@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,23 +28,13 @@ import pandas as pd  # noqa: E402
 
 from stemdlf.denoise import Denoiser  # noqa: E402
 from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
+from speed import median_time  # noqa: E402  (benchmarks/speed.py, beside this script)
 
 OUT = Path(__file__).resolve().parent / "results" / "training.csv"
 MODELS = {
     "default (depth 2, 8 filters)": (UNetSettings(depth=2, base_filters=8), 16),
     "paper (depth 4, 64 filters)": (UNetSettings(depth=4, base_filters=64), 32),
 }
-
-
-def median_time(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
