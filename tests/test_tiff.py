@@ -61,3 +61,15 @@ def test_truncated_pixel_data_is_reported(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match=str(path)):
         read_tiff(path)
+
+
+@pytest.mark.parametrize("compression", ["lzw", "zstd"])
+def test_compressed_tiffs_as_microscopes_and_fiji_write_them_are_read_exactly(tmp_path, compression):
+    from stemdlf.tiff import iter_frames, read_frames, read_tiff
+
+    frames = np.random.default_rng(0).integers(0, 65535, (5, 24, 20), dtype=np.uint16)
+    path = tmp_path / f"{compression}.tif"
+    tifffile.imwrite(path, frames, compression=compression, photometric="minisblack")
+    np.testing.assert_array_equal(read_tiff(path), frames)
+    np.testing.assert_array_equal(np.concatenate(list(iter_frames(path, 2))), frames)
+    np.testing.assert_array_equal(read_frames(path, 1, 4), frames[1:4])
