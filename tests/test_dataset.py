@@ -104,3 +104,18 @@ def test_supplied_dcfi_is_checked(tmp_path):
     tifffile.imwrite(root / "fovs" / "f0" / "dcfi.tif", np.zeros((16, 16), np.uint16))
     with pytest.raises(DataError, match="dcfi.tif"):
         validate_dataset(root)
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-2.0", "0"])
+def test_non_finite_or_non_positive_calibration_is_refused(tmp_path, value):
+    root = make_dataset(tmp_path / "d")
+    (root / "dataset.yaml").write_text(f"name: t\npixel_size_nm: {value}\n")
+    with pytest.raises(DataError, match="pixel_size_nm must be a finite number > 0"):
+        validate_dataset(root)
+
+
+def test_a_fov_id_ending_in_a_newline_is_refused(tmp_path):
+    root = make_dataset(tmp_path / "d")
+    shutil.move(root / "fovs" / "f1", root / "fovs" / "f1\n")
+    with pytest.raises(DataError, match="f1"):
+        validate_dataset(root)

@@ -15,6 +15,7 @@ file named, before any heavy work starts.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ __all__ = [
 
 #: FOV ids are folder names: a letter or digit, then letters, digits, '_', '-' or '.'.
 FOV_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
-_FOV_RE = re.compile(rf"^{FOV_ID_PATTERN}$")
+_FOV_RE = re.compile(FOV_ID_PATTERN)
 
 #: Keys of dataset.yaml, with their types. ``name`` and ``pixel_size_nm`` are required.
 META_KEYS = {
@@ -104,8 +105,9 @@ def read_dataset_meta(path: str | Path) -> dict:
         expected = META_KEYS[key]
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise DataError(meta_path, f"key '{key}' has the wrong type ({type(value).__name__})")
-    if meta["pixel_size_nm"] <= 0:
-        raise DataError(meta_path, f"pixel_size_nm must be > 0, got {meta['pixel_size_nm']}")
+    for key in ("pixel_size_nm", "rapid_dwell_ns", "slow_dwell_us"):
+        if key in meta and not (math.isfinite(meta[key]) and meta[key] > 0):
+            raise DataError(meta_path, f"{key} must be a finite number > 0, got {meta[key]}")
     direction = meta.get("scan_direction", "left-to-right")
     if direction not in SCAN_DIRECTIONS:
         raise DataError(meta_path, f"scan_direction '{direction}' is not supported; "
@@ -127,7 +129,7 @@ def discover_fovs(path: str | Path) -> list[str]:
     names = sorted(p.name for p in fovs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not names:
         raise DataError(fovs_dir, "contains no FOV folders")
-    bad = [n for n in names if not _FOV_RE.match(n)]
+    bad = [n for n in names if not _FOV_RE.fullmatch(n)]  # fullmatch: "$" would let a trailing newline pass
     if bad:
         raise DataError(fovs_dir, f"invalid FOV ids {bad}: use letters, digits, '_', '-' "
                         "or '.', starting with a letter or digit")
