@@ -73,3 +73,25 @@ def test_compressed_tiffs_as_microscopes_and_fiji_write_them_are_read_exactly(tm
     np.testing.assert_array_equal(read_tiff(path), frames)
     np.testing.assert_array_equal(np.concatenate(list(iter_frames(path, 2))), frames)
     np.testing.assert_array_equal(read_frames(path, 1, 4), frames[1:4])
+
+
+def test_sigterm_leaves_no_temporary_file_and_a_killed_writers_leftover_is_swept(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.tif"
+    script = (f"import time\nfrom stemdlf.tiff import atomic_path, terminate_as_exit\n"
+              f"with terminate_as_exit(), atomic_path({str(out)!r}) as tmp:\n"
+              f"    tmp.write_bytes(b'x' * 1000)\n    print('writing', flush=True)\n    time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    assert list(tmp_path.glob(".out.tif.*.part"))
+    proc.terminate()
+    assert proc.wait(timeout=30) == 128 + 15
+    assert not list(tmp_path.iterdir())  # neither the output nor its temporary file
+    # a SIGKILLed writer's leftover is removed by the next write of the same output
+    (tmp_path / ".out.tif.abc123.part").write_bytes(b"stale")
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]

@@ -206,9 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input exits with status 2 and a one-line message naming the file."""
+    from .tiff import terminate_as_exit
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with terminate_as_exit():  # SIGTERM leaves no partial output
+            return args.func(args)
     except (DataError, ConfigError) as exc:
         print(f"stemdlf: error: {exc}", file=sys.stderr)
         return 2

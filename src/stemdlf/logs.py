@@ -45,15 +45,20 @@ def log_to(path: str | Path | None) -> Iterator[logging.Logger]:
     logging.Logger
         The ``stemdlf`` logger.
     """
+    from .tiff import terminate_as_exit
+
     logger = logging.getLogger("stemdlf")
     logger.setLevel(logging.INFO)
     if path is None:
-        yield logger
+        with terminate_as_exit():
+            yield logger
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as stream, _native_output_to(stream), contextlib.redirect_stdout(stream), \
-            contextlib.redirect_stderr(stream):
+    # SIGTERM (a cluster time limit, Snakemake stopping) ends the job through SystemExit, so every
+    # atomic write in progress removes its temporary file
+    with terminate_as_exit(), open(path, "w") as stream, _native_output_to(stream), \
+            contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)

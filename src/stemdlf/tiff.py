@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -34,6 +36,29 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def glob_escape(text: str) -> str:
+    """``text`` with glob's special characters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+@contextlib.contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """Within the block, SIGTERM (what SLURM and Snakemake send at a time limit) raises SystemExit,
+    so ``finally`` clauses run and :func:`atomic_path` removes its temporary file."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     """Yield a temporary path beside ``path`` and move it into place on success.
@@ -53,6 +78,10 @@ def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # a writer killed outright (SIGKILL, a node lost) leaves its temporary file: sweep this
+    # destination's leftovers (one writer per destination, so none is in use)
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{glob_escape(suffix)}"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
