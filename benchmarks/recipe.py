@@ -54,9 +54,10 @@ STEPS = [
     ("+ 1,500 steps, cosine lr from 2e-3", {"steps_per_epoch": 150, "lr": 2e-3, "lr_schedule": "cosine"}, True),
     ("+ no batch norm", {"model": {"batch_norm": False}}, True),
     ("+ input scaling by the mean frame", {"input_scaling": "mean_frame"}, True),
-    ("+ 5 aligned input frames = DLF-5F", {"model": {"input_frames": 5}}, True),
+    ("+ 5 aligned input frames", {"model": {"input_frames": 5}}, True),
+    ("+ MAE loss = DLF-5F", {"loss": "mae"}, True),
     ("DLF-5F, causal window (live use)", {"model": {"causal": True}}, False),
-    ("DLF-5F, MAE loss", {"loss": "mae"}, False),
+    ("DLF-5F, MSE loss", {"loss": "mse"}, False),
     ("DLF-5F, 16 base filters", {"model": {"base_filters": 16}}, False),
     ("DLF-5F, 1 input frame", {"model": {"input_frames": 1}}, False),
 ]
