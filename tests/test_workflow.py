@@ -25,13 +25,15 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["validate_dataset"] == 2
     assert jobs["correct_fov"] == 6
     assert jobs["estimate_distortion"] == 6  # published/paper/dp x reference/global, compared side by side
-    # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500: one training and one denoising each
-    assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 7 and jobs["learning_curve"] == 7
+    # every FOV of both datasets registered to its own slow scan, in one job
+    assert jobs["register_fovs"] == 1
+    # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500, DLF-5F: one training and one denoising each
+    assert jobs["train_variant"] == 8 and jobs["denoise_variant"] == 8 and jobs["learning_curve"] == 8
     # evaluation: 5 tuned baselines x 2 test FOVs; CARE trained once and applied once;
-    # rapid, DCFI, 7 variants, 6 baselines and the slow scan vs truth
+    # rapid, DCFI, 8 variants, 6 baselines and the slow scan vs truth
     assert jobs["baseline_fov"] == 10 and jobs["train_care"] == jobs["denoise_care"] == 1
-    assert jobs["metrics_method"] == 16 and jobs["figure"] == 5
-    assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == 1
+    assert jobs["metrics_method"] == 17 and jobs["figure"] == 6  # fig1-5 and the crops
+    assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == jobs["readme_results"] == 1
 
 
 def test_lint_is_clean(tmp_path):
@@ -169,6 +171,7 @@ def test_training_and_denoising_outputs(tiny_run):
     for variant in ["DLF-Slow", "DLF-DCFI", "DLF-Slow-uncorrected", "DLF-100", "DLF-2500"]:
         model = load_model(tiny_run / f"results/models/{variant}/model.keras")
         assert model.input_shape[-1] == 1
+        assert json.loads((tiny_run / f"results/models/{variant}/model.json").read_text())["input_scaling"] == "none"
         history = pd.read_csv(tiny_run / f"results/models/{variant}/history.csv")
         assert list(history["epoch"]) == [1, 2]
         assert (tiny_run / f"results/models/{variant}/learning_curve.pdf").is_file()
@@ -177,6 +180,9 @@ def test_training_and_denoising_outputs(tiny_run):
                 denoised = tif.asarray()
                 assert tif.imagej_metadata["variant"] == variant
             assert denoised.shape == (6, *slow.shape) and denoised.dtype == np.float32
+    card = json.loads((tiny_run / "results/models/DLF-5F/model.json").read_text())
+    assert card["input_frames"] == 5 and card["input_scaling"] == "mean_frame" and card["settings"]["loss"] == "mae"
+    assert load_model(tiny_run / "results/models/DLF-5F/model.keras").input_shape[-1] == 5
     summary = json.loads((tiny_run / "results/models/DLF-100/training.json").read_text())
     assert summary["frames"] == 3 and summary["train_fovs"] == summary["validation_fovs"] == ["fov000"]
     summary = json.loads((tiny_run / "results/models/DLF-Slow/training.json").read_text())
@@ -189,7 +195,7 @@ def test_changing_one_variant_replans_only_that_variant(tiny_run):
     config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
     jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-500": {"frames": 6, "epochs": 2, "lr": 2.0e-3}})
     assert jobs == {"train_variant": 1, "denoise_variant": 1, "learning_curve": 1, "metrics_method": 1, "tables": 1,
-                    "claims": 1, "figure": 2, "all": 1}
+                    "claims": 1, "figure": 2, "readme_results": 1, "all": 1}
     out = (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n", "--configfile", "changed.yaml"))
     assert set(re.findall(r"variant=([\w.+-]+)", out)) == {"DLF-500"}
     assert set(re.findall(r"method=([\w.+-]+)", out)) == {"DLF-500"}
@@ -197,12 +203,15 @@ def test_changing_one_variant_replans_only_that_variant(tiny_run):
     assert set(re.findall(r"fig=(fig\d)", out)) == {"fig3", "fig4"}
 
 
-def test_care_retrains_only_when_its_pairs_or_budget_change(tiny_run):
+def test_care_retrains_only_when_its_variant_retrains(tiny_run):
     config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
+    # another variant than CARE's (evaluate.care.like: DLF-5F) does not touch CARE
     slow = config["variants"].get("DLF-Slow", {})
-    jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-Slow": {**slow, "lr": 2.0e-3}})
-    assert jobs["train_variant"] == 1 and "train_care" not in jobs
     jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-Slow": {**slow, "epochs": 3}})
+    assert jobs["train_variant"] == 1 and "train_care" not in jobs
+    # CARE gets DLF-5F's measured training time (evaluate.care.budget: seconds): it retrains with it
+    five = config["variants"]["DLF-5F"]
+    jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-5F": {**five, "lr": 3.0e-3}})
     assert jobs["train_variant"] == 1 and jobs["train_care"] == jobs["denoise_care"] == 1
 
 
@@ -213,22 +222,27 @@ def test_evaluation_outputs_and_report(tiny_run):
     assert list(metrics.columns) == ["fov", "frame", "method", "metric", "value"]
     summary = pd.read_csv(tiny_run / "results/tables/summary.csv")
     methods = {"rapid", "DCFI", "DLF-Slow", "DLF-DCFI", "DLF-Slow-uncorrected", "DLF-100", "DLF-500", "DLF-1000",
-               "DLF-2500", "Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur", "CARE", "slow"}
+               "DLF-2500", "DLF-5F", "Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur", "CARE", "slow"}
     assert set(summary["method"]) == methods
     psnr = summary[summary["metric"] == "psnr"].set_index("method")
     assert psnr.loc["DLF-Slow", "n"] == 2 * 4 and psnr.loc["DCFI", "n"] == 2  # 4 frames x 2 test FOVs; 1 DCFI each
     assert {"psnr_band", "psnr_outside_band", "ssim", "psnr_truth", "ssim_truth", "spectral_cutoff_px",
-            "spectral_cutoff_per_um"} <= set(summary["metric"])
+            "spectral_cutoff_per_um", "spectral_cutoff_truth_px"} <= set(summary["metric"])
     tuning = json.loads(next((tiny_run / "results/baselines/BM3D").glob("*.json")).read_text())
     assert tuning["parameter"] in [float(k) for k in tuning["psnr_by_parameter"]]
     claims = (tiny_run / "results/claims.md").read_text()
     assert "| DLF-Slow beats BM3D on psnr | **" in claims and "| DLF-Slow beats CARE on psnr | **" in claims
+    assert "| DLF-5F has the best psnr_truth of every method" in claims and "1 dB above CARE" in claims
     care = json.loads((tiny_run / "results/models/CARE/training.json").read_text())
-    assert care["like"]["variant"] == "DLF-Slow" and care["budget_samples"] == 2 * 2 * 4  # DLF-Slow's budget
+    assert care["like"]["variant"] == "DLF-5F" and care["budget_samples"] == 2 * 2 * 4  # DLF-5F's budget
+    five = json.loads((tiny_run / "results/models/DLF-5F/training.json").read_text())
+    assert care["max_seconds"] == pytest.approx(five["seconds_training"])  # the same wall-clock training time
+    block = (tiny_run / "results/readme_results.md").read_text()
+    assert "| DLF-5F |" in block and "Per-FOV registration" in block
     split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
     with tifffile.TiffFile(tiny_run / f"results/baselines/CARE/{split['test'][0]}.tif") as tif:
         assert tif.series[0].shape[0] == 4 and tif.imagej_metadata["method"] == "CARE"  # the evaluated frames
-    for fig in ("fig1", "fig2", "fig3", "fig4", "fig5"):
+    for fig in ("fig1", "fig2", "fig3", "fig4", "fig5", "crops"):
         assert (tiny_run / f"results/figures/{fig}.pdf").stat().st_size > 0
     snakemake(tiny_run, "--report", "results/report.html")
     html = (tiny_run / "results/report.html").read_text(errors="replace")
