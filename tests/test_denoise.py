@@ -123,10 +123,13 @@ def test_a_mean_frame_scaled_filter_scales_each_stack_by_its_own_mean_frame(tmp_
     frames = (rng.uniform(0, 1, (6, 16, 16)) * 20000 + 10000).astype(np.float32)
     expected = scale_frames(frames, mean_frame_scaling(frames))
     np.testing.assert_allclose(denoiser(frames), expected, atol=0.05)
-    # in chunks, every chunk gets the whole stack's scaling
+    # a stack in chunks: every chunk gets the scaling of the first chunk's frames, as a live filter would
     write_tiff(tmp_path / "in.tif", frames, pixel_size_nm=1.0)
     denoise_stack(denoiser, tmp_path / "in.tif", tmp_path / "out.tif", chunk_frames=4)
-    np.testing.assert_allclose(tifffile.imread(tmp_path / "out.tif"), expected, atol=0.05)
+    first = scale_frames(frames, mean_frame_scaling(frames[:4]))
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "out.tif"), first, atol=0.05)
+    denoise_stack(denoiser, tmp_path / "in.tif", tmp_path / "all.tif", chunk_frames=8)  # one chunk: the whole stack
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "all.tif"), expected, atol=0.05)
 
 
 def test_cli_aligns_a_drifting_raw_stack_for_a_multi_frame_filter(tmp_path):

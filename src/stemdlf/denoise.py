@@ -216,8 +216,6 @@ def denoise_stack(
 
     before, after = denoiser.context
     starts = list(range(0, n, chunk_frames))
-    # a filter trained with input_scaling mean_frame needs the whole stack's mean frame first
-    scaling = denoiser.scaling_of(prepare(c, k * chunk_frames) for k, c in enumerate(iter_frames(input_path, chunk_frames)))
 
     def load(start: int) -> tuple[np.ndarray, int]:
         """A chunk with the neighbours its frames' windows need, prepared; and its first frame's index."""
@@ -229,8 +227,13 @@ def denoise_stack(
         # a thread while the model filters this one; the model's kernels release the GIL
         with ThreadPoolExecutor(1) as pool, tqdm(total=n, unit="frame", disable=not progress) as bar:
             pending = pool.submit(load, starts[0])
+            scaling = None
             for k, start in enumerate(starts):
                 frames, lo = pending.result()
+                if k == 0:
+                    # a filter trained with input_scaling mean_frame: the mean of the first chunk's frames
+                    # (all of a stack up to chunk_frames long), as a live filter would take it
+                    scaling = denoiser.scaling_of(frames[:min(n, chunk_frames + after)])
                 if k + 1 < len(starts):
                     pending = pool.submit(load, starts[k + 1])
                 stop = min(n, start + chunk_frames)
