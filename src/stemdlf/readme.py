@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["BEGIN", "END", "results_block", "replace_block", "main"]
+__all__ = ["BEGIN", "END", "SECTIONS", "results_block", "replace_block", "main"]
 
 BEGIN = "<!-- results: written by the workflow (results/readme_results.md); do not edit by hand -->"
 END = "<!-- end results -->"
@@ -70,29 +70,40 @@ def results_block(summary: pd.DataFrame, claims_md: str, fovs: pd.DataFrame | No
     return "\n".join(out) + "\n"
 
 
-def replace_block(readme: str, block: str) -> str:
-    """README text with the block between :data:`BEGIN` and :data:`END` replaced.
+#: Other generated blocks of README: name -> (begin, end) markers; each is pasted from the file
+#: its begin marker names (written by a benchmark).
+SECTIONS = {
+    "results": (BEGIN, END),
+    "speed": ("<!-- speed: benchmarks/results/speed.md -->", "<!-- end speed -->"),
+    "recipe": ("<!-- recipe: benchmarks/results/recipe.md -->", "<!-- end recipe -->"),
+}
+
+
+def replace_block(readme: str, block: str, begin: str = BEGIN, end: str = END) -> str:
+    """README text with the block between the ``begin`` and ``end`` markers replaced.
 
     Raises
     ------
     ValueError
         If the markers are missing or out of order.
     """
-    start, stop = readme.find(BEGIN), readme.find(END)
+    start, stop = readme.find(begin), readme.find(end)
     if start < 0 or stop < start:
-        raise ValueError(f"README has no '{BEGIN}' ... '{END}' block")
-    return readme[:start + len(BEGIN)] + "\n" + block + readme[stop:]
+        raise ValueError(f"README has no '{begin}' ... '{end}' block")
+    return readme[:start + len(begin)] + "\n" + block + readme[stop:]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stemdlf.readme README.md results/readme_results.md``: update README's results block."""
+    """``python -m stemdlf.readme README.md results/readme_results.md [--section results|speed|recipe]``:
+    paste a generated block into README between its markers."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("readme")
     parser.add_argument("block")
+    parser.add_argument("--section", choices=sorted(SECTIONS), default="results")
     args = parser.parse_args(argv)
     readme = Path(args.readme)
     try:
-        text = replace_block(readme.read_text(), Path(args.block).read_text())
+        text = replace_block(readme.read_text(), Path(args.block).read_text(), *SECTIONS[args.section])
     except (OSError, ValueError) as err:
         print(f"stemdlf.readme: error: {err}", file=sys.stderr)
         return 2
