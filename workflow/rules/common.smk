@@ -179,24 +179,33 @@ def truth_files(wildcards=None):
     return {"profile_truth": f"{base}/distortion.csv", "facts": f"{base}/fov.yaml"}
 
 
+def all_fov_pairs():
+    """(dataset, fov) of every FOV of every dataset."""
+    return [(dataset, fov) for dataset in DATASETS for fov in fov_ids(dataset)]
+
+
 def all_fov_keys():
     """Every FOV of every dataset as "dataset/fov" (the rows of results/distortion/fovs.csv)."""
-    return [f"{dataset}/{fov}" for dataset in DATASETS for fov in fov_ids(dataset)]
+    return [f"{dataset}/{fov}" for dataset, fov in all_fov_pairs()]
 
 
 def all_fov_files(pattern):
-    return [pattern.format(dataset=key.split("/")[0], fov=key.split("/")[1]) for key in all_fov_keys()]
+    return [pattern.format(dataset=dataset, fov=fov) for dataset, fov in all_fov_pairs()]
+
+
+def synthetic_fov_pairs():
+    return [(dataset, fov) for dataset, fov in all_fov_pairs() if is_synthetic(dataset)]
 
 
 def synthetic_fov_keys():
-    return [k for k in all_fov_keys() if is_synthetic(k.split("/")[0])]
+    return [f"{dataset}/{fov}" for dataset, fov in synthetic_fov_pairs()]
 
 
 def registration_truth(wildcards=None):
     """The simulator's true geometry of every simulated FOV, to report each FOV's registration error."""
-    keys = synthetic_fov_keys()
-    return {"truth_profiles": [f"results/data/{k.split('/')[0]}/truth/{k.split('/')[1]}/distortion.csv" for k in keys],
-            "truth_facts": [f"results/data/{k.split('/')[0]}/truth/{k.split('/')[1]}/fov.yaml" for k in keys]}
+    pairs = synthetic_fov_pairs()
+    return {"truth_profiles": [f"results/data/{d}/truth/{f}/distortion.csv" for d, f in pairs],
+            "truth_facts": [f"results/data/{d}/truth/{f}/fov.yaml" for d, f in pairs]}
 
 
 def registration_settings():
