@@ -102,7 +102,8 @@ def _bp_zncc(reference: np.ndarray, moving: np.ndarray, options: DriftOptions) -
 
 
 def register_fov(distortion: Distortion, dcfi: np.ndarray, slow: np.ndarray,
-                 options: DriftOptions = DriftOptions(), max_iterations: int = 4) -> FOVRegistration:
+                 options: DriftOptions = DriftOptions(), max_iterations: int = 4,
+                 max_offset_px: float = 16.0) -> FOVRegistration:
     """Register one FOV's profile-corrected DCFI to its own slow scan.
 
     Parameters
@@ -117,6 +118,9 @@ def register_fov(distortion: Distortion, dcfi: np.ndarray, slow: np.ndarray,
         Band-pass, window and sub-pixel precision of the phase correlation.
     max_iterations : int
         Registration passes at most (each re-resamples the DCFI with the offset so far).
+    max_offset_px : float
+        Largest offset accepted (also at most a quarter of the image): a pass that goes further
+        found a wrong peak, and the best offset so far is kept.
 
     Returns
     -------
@@ -131,11 +135,17 @@ def register_fov(distortion: Distortion, dcfi: np.ndarray, slow: np.ndarray,
     # featureless image does not replace a better one)
     best = (before, offset.copy(), corrected)
     iterations = 0
+    limit = min(max_offset_px, min(target.shape) / 4)
     for iterations in range(1, max_iterations + 1):
         step = _shift(target, corrected, options)  # moves corrected onto the slow scan
         offset = offset - step  # slow (r, c) <- corrected (r - step)
+        if np.abs(offset).max() > limit:  # a wrong peak (small or featureless image): keep the best so far
+            break
         corrected = distortion.apply(dcfi, offset=tuple(offset))
-        score = _bp_zncc(target, corrected, options)
+        try:
+            score = _bp_zncc(target, corrected, options)
+        except RegistrationError:
+            break
         if score > best[0]:
             best = (score, offset.copy(), corrected)
         if np.hypot(*step) < 0.02:
@@ -144,7 +154,12 @@ def register_fov(distortion: Distortion, dcfi: np.ndarray, slow: np.ndarray,
     residual = _shift(target, corrected, options)
     w = target.shape[1]
     bands = [slice(0, w // 3), slice(w // 3, 2 * w // 3), slice(2 * w // 3, w)]
-    band_x = [float(-_shift(target[:, b], corrected[:, b], options)[1]) for b in bands]
+    band_x = []
+    for band in bands:
+        try:
+            band_x.append(float(-_shift(target[:, band], corrected[:, band], options)[1]))
+        except RegistrationError:  # a band moved off the profile
+            band_x.append(float("nan"))
     return FOVRegistration(float(offset[0]), float(offset[1]), before, after,
                            float(-residual[0]), float(-residual[1]), band_x, iterations)
 
