@@ -3,7 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from conftest import REPO
 from stemdlf.claims import check_claims, claims_markdown
 from stemdlf.evaluate import method_metrics, summarise, summary_markdown, truth_image
 
@@ -87,3 +89,19 @@ def test_crops_show_the_region_with_the_most_fine_detail():
     fig = crops(images, "truth", 2.0, "fov001", size=32)
     assert len([ax for ax in fig.axes if ax.images]) == 2
     assert fig.axes[0].images[0].get_array().shape == (32, 32)
+
+
+def test_readme_results_block_has_the_shape_the_workflow_writes():
+    """README's results block is pasted from results/readme_results.md: same markers, same table header,
+    one row per method of the default config (nothing typed by hand in between)."""
+    from stemdlf.readme import BEGIN, END, results_block
+
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index(BEGIN) + len(BEGIN):readme.index(END)].strip()
+    metrics = ["psnr_truth", "ssim_truth", "spectral_cutoff_truth_px", "psnr"]
+    summary = pd.DataFrame({"method": ["rapid"] * 4, "metric": metrics, "mean": [1.0] * 4})
+    header = results_block(summary, "", None, {"x": 1.0}).splitlines()[2]
+    assert header in block.splitlines()
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for method in ["rapid", "DCFI", *config["variants"], *config["evaluate"]["baselines"], "slow"]:
+        assert f"\n| {method} |" in block, method
