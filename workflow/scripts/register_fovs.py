@@ -12,11 +12,17 @@ with log_to(snakemake.log[0]) as log:
     truth = dict(zip(p.truth_keys, zip(snakemake.input.truth_profiles, snakemake.input.truth_facts)))
     cropped, table = register_fovs_from_files(distortion, fovs, drift_options({"dcfi": p.registration}),
                                               register=p.register, truth=truth)
+    # which multi-FOV FOVs the profile was estimated on (all training FOVs, or the reference FOV)
     skipped = distortion.info.get("skipped", {})
-    used = set(distortion.info.get("fovs", []))
-    table["in_profile"] = ["yes" if k.split("/")[1] in used and k.startswith("multi/") else
-                           (f"skipped: {skipped[k.split('/')[1]]}" if k.startswith("multi/") and k.split("/")[1] in skipped
-                            else "no") for k in table["key"]]
+    used = set(distortion.info.get("fovs") or [distortion.info.get("reference")])
+
+    def in_profile(key):
+        dataset, fov = key.split("/", 1)
+        if dataset == "multi" and fov in skipped:
+            return f"skipped: {skipped[fov]}"
+        return "yes" if dataset == "multi" and fov in used else "no"
+
+    table["in_profile"] = [in_profile(k) for k in table["key"]]
     log.info("per-FOV registration:\n%s", table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     regs = {row.key: FOVRegistration(row.offset_y_px, row.offset_x_px, row.zncc_before, row.zncc_after,
                                      row.residual_y_px, row.residual_x_px) for row in table.itertuples()}
