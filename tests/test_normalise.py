@@ -61,3 +61,19 @@ def test_blank_acquisition_is_reported(tmp_path):
     tifffile.imwrite(tmp_path / "rapid.tif", np.full((3, 8, 8), 5, np.uint16), photometric="minisblack")
     with pytest.raises(DataError, match="nothing to normalise"):
         stack_minmax(tmp_path / "rapid.tif")
+
+
+def test_mean_frame_scaling_is_the_range_of_the_mean_frame_not_of_single_noisy_pixels():
+    from stemdlf.normalise import mean_frame_scaling, scale_frames
+
+    rng = np.random.default_rng(0)
+    specimen = np.linspace(10000.0, 30000.0, 32 * 32).reshape(32, 32)
+    frames = specimen + rng.normal(0, 8000, (100, 32, 32))  # 100 frames: read in chunks of 64
+    t = mean_frame_scaling(frames)
+    mean = frames.mean(axis=0)
+    assert (t.low, t.high) == pytest.approx((mean.min(), mean.max()))
+    assert t.high - t.low < 0.5 * (frames.max() - frames.min())  # the stack's min-max is set by noise
+    scaled = scale_frames(frames, t)
+    assert scaled.mean(axis=0).min() == pytest.approx(0, abs=0.5)
+    assert scaled.mean(axis=0).max() == pytest.approx(65535, rel=1e-4)
+    assert scaled.min() < 0  # no clipping: single pixels may fall outside 0..65535

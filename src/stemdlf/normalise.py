@@ -107,27 +107,19 @@ def mean_frame_scaling(frames) -> MinMax:
 
     Parameters
     ----------
-    frames : array-like or iterable of arrays
-        ``(n, H, W)`` aligned frames of one FOV (a memory map is read in chunks), or an
-        iterable of such chunks.
+    frames : array-like
+        ``(n, H, W)`` aligned frames of one FOV (a memory map is read in chunks of 64 frames).
 
     Returns
     -------
     MinMax
         The transform to apply with :func:`scale_frames`.
     """
-    if isinstance(frames, np.ndarray) or hasattr(frames, "shape"):
-        chunks = (frames[i:i + 64] for i in range(0, frames.shape[0], 64))
-    else:
-        chunks = iter(frames)
-    total, count = None, 0
-    for chunk in chunks:
-        chunk = np.asarray(chunk, np.float64)
-        total = chunk.sum(axis=0) if total is None else total + chunk.sum(axis=0)
-        count += chunk.shape[0]
-    if not count:
+    n = len(frames)
+    if not n:
         raise ValueError("no frames to compute the input scaling from")
-    return fit_minmax(total / count)
+    total = sum(np.asarray(frames[i:i + 64], np.float64).sum(axis=0) for i in range(0, n, 64))
+    return fit_minmax(total / n)
 
 
 def scale_frames(frames: np.ndarray, transform: MinMax) -> np.ndarray:
