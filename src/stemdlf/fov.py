@@ -231,7 +231,7 @@ def correct_fov(
 def register_fovs_from_files(
     distortion: "Distortion", fovs: dict[str, tuple[str | Path, str | Path]], options: DriftOptions = DriftOptions(),
     register: bool = True, truth: dict[str, tuple[str | Path, str | Path]] | None = None,
-) -> tuple["Distortion", pd.DataFrame]:
+) -> tuple["Distortion", dict, pd.DataFrame]:
     """Register every FOV to its own slow scan on top of the shared profile.
 
     Parameters
@@ -250,9 +250,10 @@ def register_fovs_from_files(
 
     Returns
     -------
-    (Distortion, pandas.DataFrame)
+    (Distortion, dict, pandas.DataFrame)
         The profile with ``slow_roi`` narrowed to the region every FOV covers with its
-        offset, and one row per FOV (``key``, offsets, ZNCCs, residuals, truth errors).
+        offset, each FOV's :class:`~stemdlf.distortion.FOVRegistration` by key, and one row per
+        FOV (``key``, offsets, ZNCCs, residuals, truth errors).
     """
     import yaml
 
@@ -273,4 +274,4 @@ def register_fovs_from_files(
             row.update(truth_error(cropped, reg, pd.read_csv(profile_csv)["rapid_x"].to_numpy(float),
                                    -facts["vertical_offset_px"], facts["detector_delay_px"]))
         rows.append(row)
-    return cropped, pd.DataFrame(rows)
+    return cropped, regs, pd.DataFrame(rows)

@@ -1,6 +1,6 @@
 """Register every FOV to its own slow scan on top of the shared profile, and gate the residuals (rule register_fovs)."""
 from stemdlf.config import drift_options
-from stemdlf.distortion import Distortion, RegistrationError, check_registrations, FOVRegistration
+from stemdlf.distortion import Distortion, RegistrationError, check_registrations
 from stemdlf.fov import register_fovs_from_files
 from stemdlf.logs import log_to
 from stemdlf.tiff import atomic_path
@@ -10,7 +10,7 @@ with log_to(snakemake.log[0]) as log:
     distortion = Distortion.load(snakemake.input.profile, snakemake.input.view)
     fovs = dict(zip(p.fov_keys, zip(snakemake.input.dcfi, snakemake.input.slow)))
     truth = dict(zip(p.truth_keys, zip(snakemake.input.truth_profiles, snakemake.input.truth_facts)))
-    cropped, table = register_fovs_from_files(distortion, fovs, drift_options({"dcfi": p.registration}),
+    cropped, regs, table = register_fovs_from_files(distortion, fovs, drift_options({"dcfi": p.registration}),
                                               register=p.register, truth=truth)
     # which multi-FOV FOVs the profile was estimated on (all training FOVs, or the reference FOV)
     skipped = distortion.info.get("skipped", {})
@@ -24,8 +24,6 @@ with log_to(snakemake.log[0]) as log:
 
     table["in_profile"] = [in_profile(k) for k in table["key"]]
     log.info("per-FOV registration:\n%s", table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    regs = {row.key: FOVRegistration(row.offset_y_px, row.offset_x_px, row.zncc_before, row.zncc_after,
-                                     row.residual_y_px, row.residual_x_px) for row in table.itertuples()}
     problems = check_registrations(regs, p.max_residual_px, p.min_zncc)
     table["problem"] = [problems.get(k, "") for k in table["key"]]
     if problems and p.on_poor_registration == "stop":
