@@ -55,3 +55,24 @@ def test_model_code_uses_no_backend_specific_api(module):
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert not imported & {"tensorflow", "jax", "torch"}
+
+
+def test_folding_batch_norm_keeps_the_function_and_removes_the_normalisations():
+    import keras
+
+    from stemdlf.unet import fold_batch_norm
+
+    model = build_unet(UNetSettings(depth=2, base_filters=4, batch_norm=True, input_frames=3))
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # statistics far from the identity, as after training
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2.0, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
+                               rng.uniform(0.1, 3.0, n)])
+    x = rng.random((2, 32, 48, 3)).astype(np.float32)
+    folded = fold_batch_norm(model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    expected = np.asarray(model.predict_on_batch(x))
+    assert np.abs(np.asarray(folded.predict_on_batch(x)) - expected).max() < 1e-4 * max(1.0, np.abs(expected).max())
+    plain = build_unet(UNetSettings(depth=2, base_filters=4, batch_norm=False))
+    assert fold_batch_norm(plain) is plain

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UNetSettings", "build_unet", "unet_depth", "size_multiple", "input_window"]
+__all__ = ["UNetSettings", "build_unet", "fold_batch_norm", "unet_depth", "size_multiple", "input_window"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,66 @@ def build_unet(settings: UNetSettings | None = None, name: str = "dlf_unet"):
             pick.set_weights([onehot])
         x = keras.layers.Add(name="residual", dtype="float32")([current, x])
     return keras.Model(inputs, x, name=name)
+
+
+def fold_batch_norm(model):
+    """An inference copy of a U-Net with each batch normalisation folded into the convolution before it.
+
+    At inference a batch normalisation is a fixed per-channel affine map, ``gamma (y - mean) /
+    sqrt(var + eps) + beta``; applied to ``y = conv(x)`` it equals one convolution with scaled
+    kernels and a bias. The copy computes the same function (to float rounding) without the
+    normalisation passes over every full-resolution feature map, which cost about a third of the
+    paper's DLF-Slow inference time on a CPU.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model built by :func:`build_unet` (each ``<block>_bn<i>`` follows ``<block>_conv<i>``).
+
+    Returns
+    -------
+    keras.Model
+        The model itself when it has no batch normalisation, else the folded copy.
+    """
+    import keras
+
+    norms = {layer.name: layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    if not norms:
+        return model
+    folded_convs = {name.replace("_bn", "_conv"): bn for name, bn in norms.items()}
+
+    class Folded(keras.layers.Layer):
+        """Where a folded normalisation was: passes its input on (takes the normalisation's call arguments)."""
+
+        def call(self, inputs, training=None, mask=None):
+            return inputs
+
+    def clone(layer):
+        if layer.name in norms:
+            return Folded(name=layer.name)
+        config = layer.get_config()
+        if layer.name in folded_convs:
+            config["use_bias"] = True
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        target = copy.get_layer(layer.name)
+        if layer.name in norms or not layer.weights:
+            continue
+        weights = [np.asarray(w) for w in layer.get_weights()]
+        bn = folded_convs.get(layer.name)
+        if bn is not None:
+            mean = np.asarray(bn.moving_mean, np.float64)
+            var = np.asarray(bn.moving_variance, np.float64)
+            gamma = np.asarray(bn.gamma, np.float64) if bn.scale else 1.0
+            beta = np.asarray(bn.beta, np.float64) if bn.center else 0.0
+            scale = gamma / np.sqrt(var + bn.epsilon)
+            kernel = weights[0] * scale.astype(weights[0].dtype)
+            bias = np.asarray(weights[1], np.float64) if len(weights) > 1 else np.zeros_like(mean)
+            weights = [kernel, ((bias - mean) * scale + beta).astype(weights[0].dtype)]
+        target.set_weights(weights)
+    return copy
 
 
 def unet_depth(model) -> int:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
+from ..resample import resample_separable
 from ..tiff import atomic_path
 
 __all__ = ["Distortion", "compare_to_truth", "psnr_db", "zncc"]
@@ -130,11 +130,11 @@ class Distortion:
         oy, ox = offset
         rows = np.arange(r0, r1, dtype=np.float64)[:, None] + self.row_offset + oy
         cols = (self.rapid_x[c0:c1] if ox == 0 else self.rapid_x_at(np.arange(c0, c1) + ox))[None, :]
-        out = np.empty((len(stack), r1 - r0, c1 - c0), dtype=np.float32)
-        for k, frame in enumerate(stack):
-            dy, dx = (0.0, 0.0) if shifts is None else shifts[k]
-            coords = [np.broadcast_to(rows - dy, out.shape[1:]), np.broadcast_to(cols - dx, out.shape[1:])]
-            out[k] = ndimage.map_coordinates(np.asarray(frame, np.float32), coords, order=order, mode="nearest")
+        # sampling on a tensor grid is separable: two matrix products per frame (equal to
+        # ndimage.map_coordinates(..., order, mode="nearest"), see stemdlf.resample)
+        off_profile = ~np.isfinite(cols[0])  # columns an offset moved off the profile: NaN
+        out = resample_separable(stack, rows[:, 0], np.where(off_profile, 0.0, cols[0]), shifts, order)
+        out[:, :, off_profile] = np.nan
         return out[0] if single else out
 
     def crop_slow(self, slow: np.ndarray) -> np.ndarray:

@@ -1,0 +1,65 @@
+"""Separable spline resampling and the Fourier band-pass equal scipy.ndimage's filters."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from stemdlf.dcfi import shift_frames
+from stemdlf.resample import resample_separable, spline_matrix
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_spline_matrix_equals_map_coordinates_inside_and_far_outside(order):
+    rng = np.random.default_rng(0)
+    signal = rng.random(37)
+    # inside, near the edges, inside the 12-px padding, and far beyond it
+    positions = np.concatenate([rng.uniform(0, 36, 50), [-0.5, -3.2, 36.4, 40.0, -30.0, 90.0, 0.0, 36.0]])
+    expected = ndimage.map_coordinates(signal, [positions], order=order, mode="nearest")
+    assert np.abs(spline_matrix(positions, 37, order) @ signal - expected).max() < 1e-6
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_resample_separable_equals_map_coordinates_on_a_tensor_grid(order):
+    rng = np.random.default_rng(1)
+    frames = (rng.random((3, 40, 52)) * 65535).astype(np.float32)
+    rows = np.arange(38) + 0.37
+    cols = 2.0 + 0.9 * np.arange(50) + 5.0 * np.exp(-np.arange(50) / 9.0)  # a hysteresis-like profile
+    shifts = rng.normal(0.0, 2.0, (3, 2))
+    out = resample_separable(frames, rows, cols, shifts, order)
+    for frame, shift, got in zip(frames, shifts, out):
+        grid = np.meshgrid(rows - shift[0], cols - shift[1], indexing="ij")
+        expected = ndimage.map_coordinates(frame, grid, order=order, mode="nearest")
+        assert np.abs(got - expected).max() < 1e-6 * 65535
+    # without shifts: the same matrices for every frame
+    still = resample_separable(frames, rows, cols, order=order)
+    grid = np.meshgrid(rows, cols, indexing="ij")
+    assert np.abs(still[2] - ndimage.map_coordinates(frames[2], grid, order=order, mode="nearest")).max() < 1e-6 * 65535
+
+
+def test_shift_frames_equals_ndimage_shift_and_keeps_unshifted_frames_exact():
+    rng = np.random.default_rng(2)
+    frames = (rng.random((3, 33, 30)) * 65535).astype(np.float32)
+    shifts = np.array([[0.0, 0.0], [1.3, -2.7], [-14.2, 0.4]])
+    out = shift_frames(frames, shifts)
+    assert np.array_equal(out[0], frames[0])
+    for k in (1, 2):
+        expected = ndimage.shift(frames[k], shifts[k], order=3, mode="nearest")
+        assert np.abs(out[k] - expected).max() < 1e-6 * 65535
+
+
+def test_spline_matrix_refuses_other_orders():
+    with pytest.raises(ValueError, match="order"):
+        spline_matrix(np.arange(3.0), 5, order=2)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (8, 8), (5, 40), (31, 57)])
+@pytest.mark.parametrize("sigmas", [(1.0, 8.0), (0.0, 8.0), (1.0, 0.0), (2.5, 20.0)])
+def test_fourier_bandpass_equals_the_difference_of_ndimage_gaussians(shape, sigmas):
+    from stemdlf.filters import bandpass
+
+    image = np.random.default_rng(3).random(shape) * 65535
+    smoothing, background = sigmas
+    expected = ndimage.gaussian_filter(image, smoothing) if smoothing > 0 else image
+    if background > 0:
+        expected = expected - ndimage.gaussian_filter(image, background)
+    assert np.abs(bandpass(image, smoothing, background) - expected).max() < 1e-9 * 65535
