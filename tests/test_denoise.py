@@ -154,3 +154,16 @@ def test_cli_aligns_a_drifting_raw_stack_for_a_multi_frame_filter(tmp_path):
     contrast = np.abs(out[0][inner] - out[0][inner].mean()).mean()
     for k in range(1, 6):
         assert np.abs(out[k][inner] - out[0][inner]).mean() < 0.05 * contrast  # unaligned: ~0.5 x contrast
+
+
+def test_cli_keeps_the_backends_native_log_lines_off_the_terminal(identity_model, tmp_path):
+    import subprocess
+    import sys
+
+    write_tiff(tmp_path / "raw.tif", np.random.default_rng(4).integers(0, 999, (3, 16, 16)).astype(np.uint16))
+    run = subprocess.run([sys.executable, "-m", "stemdlf", "denoise", str(identity_model), str(tmp_path / "raw.tif"),
+                          "-o", str(tmp_path / "out.tif"), "--normalise"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "wrote" in run.stdout and "frame" in run.stderr  # the message and the progress bar stay
+    assert not [line for line in run.stderr.splitlines() if line[:5] in ("I0000", "E0000", "W0000")]
+    assert "absl" not in run.stderr

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -157,8 +158,14 @@ def _denoise(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stemdlf", description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(
+        prog="stemdlf", description="Deep-learning noise filtering for rapid-scan STEM: simulate data, check a "
+        "dataset, integrate frames (DCFI) and apply a trained filter to frame stacks.",
+        epilog="Example: stemdlf denoise results/models/DLF-5F/model.keras rapid.tif -o filtered.tif --normalise "
+        "--distortion results/distortion. Exit status 2: bad input or usage (one line on stderr).")
     parser.add_argument("--version", action="version", version=f"stemdlf {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the deep-learning backend's own start-up messages (hidden by default)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("simulate", help="simulate a rapid/slow-scan dataset in the data-contract layout")
@@ -206,11 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input exits with status 2 and a one-line message naming the file."""
+    from .logs import native_messages_discarded
     from .tiff import terminate_as_exit
 
     args = build_parser().parse_args(argv)
+    quiet_native = contextlib.nullcontext() if args.verbose else native_messages_discarded()
     try:
-        with terminate_as_exit():  # SIGTERM leaves no partial output
+        with terminate_as_exit(), quiet_native:  # SIGTERM leaves no partial output
             return args.func(args)
     except (DataError, ConfigError) as exc:
         print(f"stemdlf: error: {exc}", file=sys.stderr)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["log_to"]
+__all__ = ["log_to", "native_messages_discarded"]
 
 
 @contextlib.contextmanager
@@ -29,6 +29,36 @@ def _native_output_to(stream) -> Iterator[None]:
         os.dup2(saved[1], 2)
         for fd in saved:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def native_messages_discarded() -> Iterator[None]:
+    """Discard what compiled libraries write to standard error (TensorFlow's C++ log lines,
+    including a CUDA "error" on machines without a GPU) while Python's own ``sys.stderr``
+    (error messages, warnings, tracebacks, progress bars) still reaches the terminal.
+    """
+    sys.stderr.flush()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    try:
+        try:
+            on_fd2 = python_stderr.fileno() == 2
+        except (AttributeError, OSError, ValueError):  # already captured (a test, a notebook)
+            on_fd2 = False
+        if on_fd2:
+            sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding or "utf-8",
+                              errors="backslashreplace")
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        if sys.stderr is not python_stderr:
+            sys.stderr.close()
+        sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @contextlib.contextmanager
