@@ -167,3 +167,19 @@ def test_cli_keeps_the_backends_native_log_lines_off_the_terminal(identity_model
     assert "wrote" in run.stdout and "frame" in run.stderr  # the message and the progress bar stay
     assert not [line for line in run.stderr.splitlines() if line[:5] in ("I0000", "E0000", "W0000")]
     assert "absl" not in run.stderr
+
+
+def test_cli_writes_the_pixel_size_given_and_none_made_up(identity_model, tmp_path):
+    import tifffile as tf
+
+    tf.imwrite(tmp_path / "raw.tif", np.random.default_rng(5).integers(0, 999, (2, 16, 16)).astype(np.uint16))
+    assert main(["denoise", str(identity_model), str(tmp_path / "raw.tif"), "-o", str(tmp_path / "a.tif"),
+                 "--normalise", "--quiet"]) == 0
+    assert pixel_size_nm(tmp_path / "a.tif") is None  # uncalibrated in, uncalibrated out
+    assert main(["denoise", str(identity_model), str(tmp_path / "raw.tif"), "-o", str(tmp_path / "b.tif"),
+                 "--normalise", "--quiet", "--pixel-size-nm", "2.08"]) == 0
+    assert pixel_size_nm(tmp_path / "b.tif") == pytest.approx(2.08)
+    with pytest.raises(SystemExit) as stop:
+        main(["denoise", str(identity_model), str(tmp_path / "raw.tif"), "-o", str(tmp_path / "c.tif"),
+              "--pixel-size-nm", "nan"])
+    assert stop.value.code == 2

@@ -95,3 +95,24 @@ def test_sigterm_leaves_no_temporary_file_and_a_killed_writers_leftover_is_swept
     with atomic_path(out) as tmp:
         tmp.write_bytes(b"new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]
+
+
+@pytest.mark.parametrize("write, expected_nm", [
+    (dict(), None),  # no resolution tags
+    (dict(resolution=(0.5, 0.5), resolutionunit=1), None),  # resolution without a length unit: uncalibrated
+    (dict(resolution=(72, 72), resolutionunit=2), 2.54e7 / 72),  # inch (a 72-dpi placeholder is 0.35 mm/px)
+    (dict(resolution=(1e6, 1e6), resolutionunit=3), 10.0),  # 1e6 px per cm
+    (dict(imagej=True, resolution=(500, 500), metadata={"unit": "um"}), 2.0),
+    (dict(imagej=True, resolution=(500, 500), metadata={"unit": "micron"}), 2.0),
+    (dict(imagej=True, resolution=(500, 500), metadata={"unit": "\\u00B5m"}), 2.0),  # as ImageJ writes it
+    (dict(imagej=True, resolution=(0.5, 0.5), metadata={"unit": "nm"}), 2.0),
+    (dict(imagej=True, resolution=(0.05, 0.05), metadata={"unit": "\\u00C5"}), 2.0),
+    (dict(imagej=True, resolution=(0.5, 0.5), metadata={"unit": "pixel"}), None),
+])
+def test_pixel_size_honours_the_files_length_unit_and_never_makes_one_up(tmp_path, write, expected_nm):
+    import tifffile
+
+    path = tmp_path / "frame.tif"
+    tifffile.imwrite(path, np.zeros((4, 4), np.uint16), **write)
+    got = pixel_size_nm(path)
+    assert got == (None if expected_nm is None else pytest.approx(expected_nm, rel=1e-6))

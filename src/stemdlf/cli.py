@@ -37,6 +37,17 @@ def _int_at_least(minimum: int):
     return parse
 
 
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
@@ -92,7 +103,8 @@ def _dcfi(args: argparse.Namespace) -> int:
     shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
     _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")])
     options = DriftOptions(reference_frame=args.reference_frame)
-    dcfi_fov(args.rapid, out, shifts, out.with_suffix(".normalisation.json"), pixel_size_nm(args.rapid),
+    dcfi_fov(args.rapid, out, shifts, out.with_suffix(".normalisation.json"),
+             args.pixel_size_nm or pixel_size_nm(args.rapid),
              options, chunk=args.chunk)
     print(f"wrote {out} and {shifts}")
     return 0
@@ -152,9 +164,15 @@ def _denoise(args: argparse.Namespace) -> int:
         return frames
 
     denoise_stack(args.model, args.input, args.output, batch_size=args.batch_size, chunk_frames=args.chunk,
-                  prepare=prepare, metadata=metadata, progress=not args.quiet)
+                  prepare=prepare, metadata=metadata, progress=not args.quiet, calibration_nm=args.pixel_size_nm)
     print(f"wrote {args.output}")
     return 0
+
+
+def _add_pixel_size_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pixel-size-nm", type=_positive_float, metavar="NM",
+                   help="pixel size written to the output when the input's TIFF calibration is missing or wrong "
+                   "(default: the input's calibration in its own unit; none is written if it has none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shifts", help="per-frame shifts CSV (default: OUTPUT.shifts.csv)")
     p.add_argument("--reference-frame", type=_non_negative_int, default=0)
     p.add_argument("--chunk", type=_positive_int, default=64, help="frames read at a time")
+    _add_pixel_size_option(p)
     p.set_defaults(func=_dcfi)
 
     p = sub.add_parser("denoise", help="apply a trained filter (.keras) to every frame of a TIFF stack",
@@ -206,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with profile.csv and view.json (e.g. results/distortion): correct scan distortion first")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="frames per model call (default 8)")
     p.add_argument("--chunk", type=_positive_int, default=64, help="frames read and written at a time (default 64)")
+    _add_pixel_size_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_denoise)
     return parser

@@ -177,6 +177,7 @@ def denoise_stack(
     crop: list[int] | None = None,
     metadata: dict | None = None,
     progress: bool = False,
+    calibration_nm: float | None = None,
 ) -> Path:
     """Denoise every frame of a TIFF stack, reading and writing in chunks.
 
@@ -201,6 +202,9 @@ def denoise_stack(
         Extra TIFF metadata (e.g. the covered region).
     progress : bool
         Show a progress bar (tqdm).
+    calibration_nm : float, optional
+        Pixel size written to the output; by default the input's (:func:`stemdlf.tiff.pixel_size_nm`,
+        none when the input has no calibration).
 
     Returns
     -------
@@ -245,5 +249,6 @@ def denoise_stack(
                 bar.update(stop - start)
 
     out_shape = (n, r1 - r0, c1 - c0) if len(shape) == 3 else (r1 - r0, c1 - c0)
-    return write_tiff(output_path, chunks(), pixel_size_nm(input_path), shape=out_shape, dtype=np.float32,
+    calibration = calibration_nm if calibration_nm is not None else pixel_size_nm(input_path)
+    return write_tiff(output_path, chunks(), calibration, shape=out_shape, dtype=np.float32,
                       metadata=metadata)

@@ -207,8 +207,21 @@ def read_frames(path: str | Path, start: int, stop: int) -> np.ndarray:
         raise DataError(path, f"cannot read pixel data ({type(exc).__name__}: {exc})") from exc
 
 
+#: Length units (ImageJ's ``unit`` and spellings microscope software writes) in nm.
+_UNIT_NM = {"nm": 1.0, "nanometer": 1.0, "nanometre": 1.0, "um": 1e3, "\u00b5m": 1e3, "\u03bcm": 1e3,
+            "\\u00b5m": 1e3, "micron": 1e3, "microns": 1e3, "micrometer": 1e3, "micrometre": 1e3, "pm": 1e-3,
+            "a": 0.1, "\u00e5": 0.1, "\\u00c5": 0.1, "angstrom": 0.1, "mm": 1e6, "cm": 1e7, "m": 1e9}
+#: TIFF ResolutionUnit: 2 inch, 3 centimetre, in nm (1: no absolute unit).
+_RESOLUTION_UNIT_NM = {2: 2.54e7, 3: 1e7}
+
+
 def pixel_size_nm(path: str | Path) -> float | None:
-    """Pixel size in nm recorded in a TIFF's resolution tags, or None.
+    """Pixel size in nm recorded in a TIFF's calibration, or None when it records none.
+
+    The ImageJ ``unit`` (nm, um, pm, Å, mm, ...) takes precedence; otherwise the TIFF
+    ``ResolutionUnit`` (inch or centimetre) gives the length. A file with resolution tags but
+    no length unit (``ResolutionUnit`` NONE, tifffile's and many writers' default) is
+    uncalibrated: None, never a made-up 1 nm.
 
     Raises
     ------
@@ -218,15 +231,20 @@ def pixel_size_nm(path: str | Path) -> float | None:
     tiff_info(path)
     with tifffile.TiffFile(path) as tif:
         ij = tif.imagej_metadata or {}
-        tag = tif.pages[0].tags.get("XResolution")
+        page = tif.pages[0]
+        tag = page.tags.get("XResolution")
         if tag is None:
             return None
         num, den = tag.value
-        if num == 0:
+        if num == 0 or den == 0:
             return None
-        size = den / num
-        unit = ij.get("unit", "")
-        return size * 1000.0 if unit in ("um", "micron", "\\u00B5m", "µm") else size
+        per_unit = den / num  # pixel size in the file's length unit
+        unit = str(ij.get("unit", "")).strip().lower()
+        if unit in _UNIT_NM:
+            return per_unit * _UNIT_NM[unit]
+        unit_tag = page.tags.get("ResolutionUnit")
+        scale = _RESOLUTION_UNIT_NM.get(int(unit_tag.value) if unit_tag is not None else 2)  # TIFF default: inch
+        return per_unit * scale if scale is not None else None
 
 
 def write_tiff(
