@@ -2,7 +2,6 @@
 conda environment has what its script imports (conda itself cannot be installed here, so this is
 a consistency check, not a conda run)."""
 
-import ast
 import re
 import sys
 import tomllib
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from stemdlf.provenance import imported_modules, library_sources
 
 SRC = REPO / "src"
 #: import name -> distribution name, where they differ
@@ -53,46 +53,14 @@ def test_conda_envs_match_pyproject_pins():
     assert covered | MAIN_PROCESS_ONLY == set(expected), f"no env has {sorted(set(expected) - covered)}"
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module a file imports (also inside functions), relative imports made absolute."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = path.parent
-                for _ in range(node.level - 1):
-                    base = base.parent
-                module = ".".join(base.relative_to(SRC).parts + ((node.module,) if node.module else ()))
-            else:
-                module = node.module
-            out |= {module} | {f"{module}.{a.name}" for a in node.names}
-    return out
-
-
-def _stemdlf_file(module: str) -> Path | None:
-    path = SRC.joinpath(*module.split("."))
-    for candidate in (path / "__init__.py", path.with_suffix(".py")):
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def third_party_imports(script: Path) -> set[str]:
     """Distributions a script needs: its imports and those of every stemdlf module it reaches."""
-    todo, seen, found = [script], set(), set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for name in _imports(path):
-            parts = name.split(".")
-            if parts[0] == "stemdlf":
-                todo += [f for k in range(1, len(parts) + 1) if (f := _stemdlf_file(".".join(parts[:k])))]
-            elif parts[0] not in sys.stdlib_module_names and parts[0] != "__future__":
-                dist = DISTRIBUTION.get(parts[0], parts[0]).lower()
+    found = set()
+    for path in [script, *library_sources(script, SRC / "stemdlf")]:
+        for name in imported_modules(path, SRC / "stemdlf"):
+            top = name.split(".")[0]
+            if top not in ("stemdlf", "__future__") and top not in sys.stdlib_module_names:
+                dist = DISTRIBUTION.get(top, top).lower()
                 found |= {dist} | RUNTIME.get(dist, set())
     return found
 
@@ -118,3 +86,13 @@ def test_every_rule_has_a_conda_env_with_what_its_script_imports(rule, script, e
 def test_the_import_scan_sees_function_level_imports():
     needs = third_party_imports(REPO / "workflow/scripts/train_care.py")
     assert {"csbdeep", "keras", "tensorflow", "numpy", "tifffile"} <= needs  # csbdeep is imported inside functions
+
+
+@pytest.mark.parametrize("rule, script, env", list(rules_with_scripts()), ids=lambda v: getattr(v, "name", v))
+def test_every_rule_carries_the_fingerprint_of_its_own_scripts_library_code(rule, script, env):
+    for smk in (REPO / "workflow/rules").glob("*.smk"):
+        block = re.search(rf"^rule {rule}:\n((?:    .*\n|\n)*)", smk.read_text(), re.M)
+        if block:
+            assert f'code=code("{script.name}")' in block.group(1), f"rule {rule} lacks params code=code(...)"
+            return
+    raise AssertionError(f"rule {rule} not found")

@@ -80,6 +80,24 @@ def test_changing_the_distortion_method_replans_only_the_selection_downstream(ti
     assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 8
 
 
+def test_editing_a_library_module_reruns_the_jobs_that_import_it_and_no_other(tiny_run, tmp_path):
+    import os
+
+    from workflow_helpers import REPO
+
+    edited = tmp_path / "src"
+    shutil.copytree(REPO / "src", edited, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    env = {**os.environ, "PYTHONPATH": str(edited)}  # the master and its jobs import the edited copy
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n", env=env))
+    with open(edited / "stemdlf" / "metrics.py", "a") as f:
+        f.write("\n# an edit\n")
+    jobs = planned(snakemake(tiny_run, "-n", env=env))
+    # what computes and tabulates metrics, and the baselines, tuned by PSNR
+    assert jobs["metrics_method"] >= 1 and jobs["tables"] == 1 and jobs["baseline_fov"] >= 1
+    assert not {"simulate_fov", "normalise_fov", "dcfi_fov", "correct_fov", "train_variant", "train_care",
+                "denoise_variant", "estimate_distortion"} & set(jobs)  # nothing that does not import it
+
+
 def test_distortion_outputs(tiny_run):
     import pandas as pd
 

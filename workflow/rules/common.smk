@@ -3,6 +3,7 @@ from pathlib import Path
 
 from stemdlf.config import DISTORTION_WORKFLOW_KEYS, SYNTHETIC, acquisition_params, simulator_dict
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
+from stemdlf.provenance import code_fingerprint
 from stemdlf.simulate import synthetic_fov_ids
 from stemdlf.simulate.params import to_dict
 
@@ -22,6 +23,12 @@ def canonical(value):
     if isinstance(value, list):
         return [canonical(v) for v in value]
     return value
+
+
+def code(script):
+    """Fingerprint of the library code a rule's script runs (stemdlf.provenance): a rule's params
+    carry it, so editing a library module reruns the jobs that import it, and only those."""
+    return code_fingerprint(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
 def is_synthetic(dataset):

@@ -12,6 +12,7 @@ rule split:
     output:
         "results/split.yaml",
     params:
+        code=code("write_split.py"),
         split=canonical(SPLIT),
         settings=canonical(config["split"]),
     log:
@@ -28,6 +29,7 @@ rule choose_reference:
     output:
         "results/distortion/reference.json",
     params:
+        code=code("choose_reference.py"),
         fovs=SPLIT["train"],
         fixed=fixed_reference(),
         highpass_px=config["distortion"]["highpass_px"],
@@ -48,6 +50,7 @@ rule estimate_distortion:
         profile="results/distortion/estimates/{method}-{scope}/profile.csv",
         view="results/distortion/estimates/{method}-{scope}/view.json",
     params:
+        code=code("estimate_distortion.py"),
         fovs=SPLIT["train"],
         settings=distortion_settings(),
     threads: 1
@@ -76,6 +79,7 @@ rule register_fovs:
         view="results/distortion/view.json",
         fovs=report("results/distortion/fovs.csv", caption="../report/fovs.rst", category="Distortion"),
     params:
+        code=code("register_fovs.py"),
         fov_keys=all_fov_keys(),
         truth_keys=synthetic_fov_keys(),
         register=config["distortion"]["register_fovs"],
@@ -102,6 +106,7 @@ rule compare_distortion:
     output:
         "results/distortion/comparison.csv",
     params:
+        code=code("compare_distortion.py"),
         estimators=estimators(),
     log:
         "logs/distortion/compare.log",
@@ -124,6 +129,7 @@ rule distortion_figure:
         png=report("results/distortion/diagnostic.png", caption="../report/distortion.rst", category="Distortion"),
         pdf="results/distortion/diagnostic.pdf",
     params:
+        code=code("distortion_figure.py"),
         fovs=SPLIT["train"],
     log:
         "logs/distortion/figure.log",
@@ -148,6 +154,7 @@ rule correct_fov:
         dcfi="results/corrected/{dataset}/{fov}/dcfi.tif",
         slow="results/corrected/{dataset}/{fov}/slow.tif",
     params:
+        code=code("correct_fov.py"),
         align_frames=config["distortion"]["align_frames"],
         chunk_frames=config["dcfi"]["chunk_frames"],
     log:

@@ -16,6 +16,7 @@ rule noise_model:
     output:
         "results/baselines/noise_model.npz",
     params:
+        code=code("noise_model.py"),
         fovs=noise_fovs(),
     threads: 1
     resources:
@@ -39,6 +40,7 @@ rule baseline_fov:
         image="results/baselines/{baseline}/{fov}.tif",
         tuning="results/baselines/{baseline}/{fov}.json",
     params:
+        code=code("baseline_fov.py"),
         frames=eval_frames(),
         search_crop_px=config["evaluate"]["search_crop_px"],
         tone_match=config["evaluate"]["tone_match"],
@@ -63,6 +65,7 @@ rule train_care:
         weights="results/models/CARE/weights_best.h5",
         summary="results/models/CARE/training.json",
     params:
+        code=code("train_care.py"),
         settings=care_params,
         max_patches=config["evaluate"]["care"]["max_patches"],
         # CSBDeep's scratch folder (its logs and per-epoch weights), outside the outputs.
@@ -89,6 +92,7 @@ rule denoise_care:
     output:
         expand("results/baselines/CARE/{fov}.tif", fov=SPLIT["test"]),
     params:
+        code=code("denoise_care.py"),
         fovs=SPLIT["test"],
         frames=eval_frames(),
     threads: 4
@@ -110,6 +114,7 @@ rule metrics_method:
     output:
         "results/metrics/{method}.csv",
     params:
+        code=code("metrics_method.py"),
         fovs=SPLIT["test"],
         frames=eval_frames(),
     threads: 1
@@ -133,6 +138,7 @@ rule tables:
         summary=report("results/tables/summary.csv", caption="../report/summary.rst", category="Tables"),
         markdown="results/tables/summary.md",
     params:
+        code=code("tables.py"),
         methods=evaluated_methods(),
     log:
         "logs/tables.log",
@@ -148,6 +154,7 @@ rule claims:
     output:
         report("results/claims.md", caption="../report/claims.rst", category="Claims"),
     params:
+        code=code("claims.py"),
         dlf_slow=role("paper"),
         dlf_dcfi=role("paper_dcfi"),
         recommended=role("recommended"),
@@ -169,6 +176,7 @@ rule readme_results:
     output:
         "results/readme_results.md",
     params:
+        code=code("readme_results.py"),
         methods=VARIANTS + care_models(),
     log:
         "logs/readme_results.log",
@@ -185,6 +193,7 @@ rule figure:
         png=report("results/figures/{fig}.png", caption="../report/figure.rst", category="Figures"),
         pdf="results/figures/{fig}.pdf",
     params:
+        code=code("figure.py"),
         fov=SPLIT["test"][0],
         labels=figure_labels,
     log:

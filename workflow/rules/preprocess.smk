@@ -9,6 +9,7 @@ rule validate_dataset:
     output:
         "results/validated/{dataset}.json",
     params:
+        code=code("validate_dataset.py"),
         path=lambda wc: dataset_dir(wc.dataset),
         min_fovs=lambda wc: min_fovs(wc.dataset),
     log:
@@ -29,6 +30,7 @@ rule normalise_fov:
         slow="results/normalised/{dataset}/{fov}/slow.tif",
         transforms="results/normalised/{dataset}/{fov}/normalisation.json",
     params:
+        code=code("normalise_fov.py"),
         normalise=canonical(config["normalise"]),
         chunk_frames=config["dcfi"]["chunk_frames"],
     log:
@@ -54,6 +56,7 @@ rule dcfi_fov:
         shifts="results/dcfi/{dataset}/{fov}/shifts.csv",
         transform="results/dcfi/{dataset}/{fov}/normalisation.json",
     params:
+        code=code("dcfi_fov.py"),
         dcfi=canonical(config["dcfi"]),
         normalise=canonical(config["normalise"]),
     log:

@@ -7,6 +7,7 @@ rule simulate_fov:
         slow="results/data/{dataset}/fovs/{fov}/slow.tif",
         truth=multiext("results/data/{dataset}/truth/{fov}/", "slow_clean.tif", "distortion.csv", "drift.csv", "fov.yaml"),
     params:
+        code=code("simulate_fov.py"),
         simulator=simulator_dict(config),
         acquisition=acquisition_dict,
         fov_index=fov_index,
@@ -28,6 +29,7 @@ rule simulate_meta:
     output:
         "results/data/{dataset}/dataset.yaml",
     params:
+        code=code("simulate_meta.py"),
         simulator=simulator_dict(config),
         acquisition=acquisition_dict,
     log:

@@ -15,6 +15,7 @@ rule train_variant:
         history="results/models/{variant}/history.csv",
         summary="results/models/{variant}/training.json",
     params:
+        code=code("train_variant.py"),
         settings=training_params,
         # Per-epoch checkpoints live outside the declared outputs, so a killed job resumes.
         checkpoint="results/checkpoints/{variant}",
@@ -38,6 +39,8 @@ rule learning_curve:
         png=report("results/models/{variant}/learning_curve.png", caption="../report/learning_curve.rst",
                    category="Training", subcategory="{variant}"),
         pdf="results/models/{variant}/learning_curve.pdf",
+    params:
+        code=code("learning_curve.py"),
     log:
         "logs/train/{variant}_learning_curve.log",
     conda:
@@ -52,6 +55,7 @@ rule denoise_variant:
     output:
         expand("results/denoised/{{variant}}/{fov}.tif", fov=SPLIT["test"]),
     params:
+        code=code("denoise_variant.py"),
         fovs=SPLIT["test"],
         corrected=lambda wc: variant(wc.variant)["corrected"],
         batch_size=config["denoise"]["batch_size"],

@@ -1,0 +1,34 @@
+"""The library code a workflow script runs, and a fingerprint that changes exactly when it does."""
+
+import shutil
+
+from conftest import REPO
+from stemdlf.provenance import code_fingerprint, imported_modules, library_sources
+
+SCRIPTS = REPO / "workflow" / "scripts"
+
+
+def _package_copy(tmp_path):
+    root = tmp_path / "stemdlf"
+    shutil.copytree(REPO / "src" / "stemdlf", root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_relative_and_function_level_imports_are_followed(tmp_path):
+    root = _package_copy(tmp_path)
+    assert "stemdlf.resample" in imported_modules(root / "dcfi.py", root)  # from .resample import ...
+    reached = {p.relative_to(root).as_posix() for p in library_sources(SCRIPTS / "train_care.py", root)}
+    assert {"care.py", "__init__.py", "tiff.py"} <= reached
+    # stemdlf.distortion.profile imports ..resample: two levels up is the package
+    assert "stemdlf.resample" in imported_modules(root / "distortion" / "profile.py", root)
+
+
+def test_the_fingerprint_changes_with_the_code_a_script_reaches_and_only_with_it(tmp_path):
+    root = _package_copy(tmp_path)
+    estimate, simulate = SCRIPTS / "estimate_distortion.py", SCRIPTS / "simulate_fov.py"
+    before = {s: code_fingerprint(s, root) for s in (estimate, simulate)}
+    assert before[estimate] == code_fingerprint(estimate, REPO / "src" / "stemdlf")  # location does not matter
+    with open(root / "distortion" / "estimate.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert code_fingerprint(estimate, root) != before[estimate]
+    assert code_fingerprint(simulate, root) == before[simulate]  # the simulator does not import it
