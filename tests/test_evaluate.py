@@ -59,6 +59,18 @@ def test_claims_state_holds_fails_and_untested():
     assert "| DLF-Slow beats BM3D-PSD on psnr | **fails** | 23.000 vs 24.000 dB |" in text
 
 
+def test_claims_say_how_a_comparison_goes_fov_by_fov():
+    # DLF-Slow wins the mean on two FOVs and loses badly on a third
+    per_frame = [("f1", 0, "DLF-Slow", "psnr", 25.0), ("f1", 1, "DLF-Slow", "psnr", 23.0), ("f1", 0, "DCFI", "psnr", 21.0),
+                 ("f2", 0, "DLF-Slow", "psnr", 22.0), ("f2", 0, "DCFI", "psnr", 20.0),
+                 ("f3", 0, "DLF-Slow", "psnr", 10.0), ("f3", 0, "DCFI", "psnr", 20.0)]
+    metrics = tidy(per_frame)
+    claims = {c.text: c for c in check_claims(summarise(metrics), metrics=metrics)}
+    evidence = claims["DLF-Slow beats DCFI on psnr"].evidence
+    # per FOV: f1 24 vs 21, f2 22 vs 20, f3 10 vs 20
+    assert "better on 2 of 3 test FOVs (medians 22.00 vs 20.00 dB; least favourable f3: 10.00 vs 20.00)" in evidence
+
+
 def test_readme_block_comes_from_the_tables_and_replaces_only_its_markers():
     from stemdlf.readme import BEGIN, END, replace_block, results_block
 

@@ -288,3 +288,57 @@ def test_a_killed_training_resumes_when_the_workflow_is_rerun(tiny_run):
     assert "epoch 2/2" in log and "epoch 1/2" not in log
     assert (tiny_run / "results/models/DLF-DCFI/model.keras").is_file()
     assert not (tiny_run / "results/checkpoints/DLF-DCFI").exists()
+
+
+def test_a_workflow_stopped_by_sigterm_mid_training_leaves_no_partial_files_and_resumes_exactly(tmp_path):
+    """SIGTERM (a cluster time limit, Ctrl-C of a batch system) to the whole run in the middle of a
+    training job: no partial or temporary file is left, the plain rerun finishes, and the model
+    equals one trained without interruption."""
+    import os
+    import signal
+    import time
+
+    import pandas as pd
+
+    from stemdlf.patches import training_pairs
+    from stemdlf.train import TrainingSettings, train_model
+
+    workdir = copy_workflow(tmp_path / "wf")
+    trim_workflow(workdir, ["DLF-Slow"], ["Gaussian"])
+    tiny = yaml.safe_load((workdir / "tiny.yaml").read_text())
+    tiny["variants"]["DLF-Slow"] = {"epochs": 3, "steps_per_epoch": 400}  # a job long enough to be stopped in
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(tiny))
+    model = workdir / "results/models/DLF-Slow/model.keras"
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml", str(model.relative_to(workdir))]
+    run = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    log = workdir / "logs/train/DLF-Slow.log"
+    deadline = time.monotonic() + 1200
+    while not (log.is_file() and "epoch 1/3" in log.read_text()):  # stopped in epoch 2
+        assert run.poll() is None, "the run ended before training reached its second epoch"
+        assert time.monotonic() < deadline, "training did not start"
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGTERM)
+    assert run.wait(timeout=300) != 0
+    leftovers = [p for p in workdir.rglob("*") if ".part" in p.name]
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+    assert not model.exists() and not (workdir / "results/models/DLF-Slow/history.csv").exists()
+
+    snakemake(workdir, str(model.relative_to(workdir)))  # the plain command again, nothing by hand
+    text = log.read_text()
+    assert "resuming from the checkpoint after epoch 1" in text and "epoch 3/3" in text
+    assert not (workdir / "results/checkpoints/DLF-Slow").exists()
+    assert not [p for p in workdir.rglob("*") if ".part" in p.name]
+
+    summary = json.loads((workdir / "results/models/DLF-Slow/training.json").read_text())
+    settings = TrainingSettings.from_dict(summary["settings"])
+    fovs = summary["fovs"]
+    pairs = training_pairs([workdir / f"results/corrected/multi/{f}/rapid.tif" for f in fovs],
+                           [workdir / f"results/corrected/multi/{f}/slow.tif" for f in fovs], fovs, None,
+                           summary["validation_fraction"], settings.patch_size, settings.seed, settings.input_scaling)
+    train_model(*pairs, settings, tmp_path / "ref.keras", tmp_path / "ref.csv", tmp_path / "ref_checkpoints",
+                log=lambda line: None)
+    resumed = pd.read_csv(workdir / "results/models/DLF-Slow/history.csv")
+    reference = pd.read_csv(tmp_path / "ref.csv")
+    np.testing.assert_allclose(resumed[["loss", "val_loss"]].to_numpy(), reference[["loss", "val_loss"]].to_numpy(),
+                               rtol=1e-6)

@@ -150,7 +150,8 @@ rule tables:
 
 rule claims:
     input:
-        "results/tables/summary.csv",
+        summary="results/tables/summary.csv",
+        metrics="results/tables/metrics.csv",
     output:
         report("results/claims.md", caption="../report/claims.rst", category="Claims"),
     params:

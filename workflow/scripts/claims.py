@@ -6,8 +6,9 @@ from stemdlf.logs import log_to
 from stemdlf.tiff import atomic_path
 
 with log_to(snakemake.log[0]) as log:
-    claims = check_claims(pd.read_csv(snakemake.input[0]), snakemake.params.dlf_slow, snakemake.params.dlf_dcfi,
-                          list(snakemake.params.single_fov), recommended=snakemake.params.recommended)
+    claims = check_claims(pd.read_csv(snakemake.input.summary), snakemake.params.dlf_slow, snakemake.params.dlf_dcfi,
+                          list(snakemake.params.single_fov), recommended=snakemake.params.recommended,
+                          metrics=pd.read_csv(snakemake.input.metrics))
     text = claims_markdown(claims)
     log.info("\n%s", text)
     with atomic_path(snakemake.output[0]) as tmp:
