@@ -17,6 +17,12 @@ os.environ.update(
 configfile: "config/config.yaml"
 
 
+# YAML 1.1 reads "lr: 1e-3" as a string: read such strings as the numbers they are, then validate
+from stemdlf.config import yaml12_numbers
+
+config.update(yaml12_numbers(config))
+
+
 validate(config, "config/schema.yaml")
 
 

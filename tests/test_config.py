@@ -132,3 +132,22 @@ def test_variant_settings_merge_shared_training_keys():
     assert a["training"] == {"epochs": 3, "batch_size": 16, "lr": 1e-5, "model": {"depth": 3, "base_filters": 8}}
     with pytest.raises(ConfigError, match="variants.C is not in the config"):
         variant_settings(config, "C")
+
+
+def test_exponent_strings_are_read_as_numbers_and_nothing_else_changes():
+    from stemdlf.config import yaml12_numbers
+
+    loaded = yaml.safe_load("lr: 1e-3\nb: 2E+5\nname: 1e-3x\nkeep: '1.0'\nnested: {x: [-3e2, fov001]}\n")
+    assert loaded["lr"] == "1e-3"  # what PyYAML gives
+    fixed = yaml12_numbers(loaded)
+    assert fixed == {"lr": 1e-3, "b": 2e5, "name": "1e-3x", "keep": "1.0", "nested": {"x": [-300.0, "fov001"]}}
+
+
+def test_training_settings_are_checked_against_the_frames():
+    from stemdlf.plan import check_training_fits
+
+    check_training_fits("V", {"patch_size": 64, "model": {"depth": 3}}, (64, 80))
+    with pytest.raises(ConfigError, match="patch_size 20 is not a multiple of 2\\*\\*depth = 8"):
+        check_training_fits("V", {"patch_size": 20, "model": {"depth": 3}}, (64, 64))
+    with pytest.raises(ConfigError, match="variants.V: patch_size 96 is larger than the 64x80 frames"):
+        check_training_fits("V", {"patch_size": 96}, (64, 80))

@@ -37,7 +37,7 @@ def test_simulated_dataset_follows_the_contract(small_dataset):
         ({"rapid": np.zeros((3, 32, 32), np.float32)}, "rapid.tif", "dtype is float32"),
         ({"rapid": np.zeros((32, 32), np.uint16)}, "rapid.tif", "2 dimensions"),
         ({"slow": np.zeros((2, 32, 32), np.uint16)}, "slow.tif", "3 dimensions"),
-        ({"slow": np.zeros((32, 30), np.uint16)}, "rapid.tif", "same pixel grid"),
+        ({"slow": np.zeros((32, 40), np.uint16)}, "rapid.tif", "same pixel grid"),
         ({"slow": np.zeros((32, 32), np.uint8)}, "slow.tif", "dtype is uint8"),
     ],
 )
@@ -82,8 +82,15 @@ def test_too_few_fovs_for_the_split(tmp_path):
 
 def test_fovs_of_different_sizes(tmp_path):
     root = make_dataset(tmp_path / "d", n=2)
-    write_fov(root / "fovs" / "f1", rapid=np.zeros((3, 16, 16), np.uint16), slow=np.zeros((16, 16), np.uint16))
+    write_fov(root / "fovs" / "f1", rapid=np.zeros((3, 48, 48), np.uint16), slow=np.zeros((48, 48), np.uint16))
     with pytest.raises(DataError, match="share one size"):
+        validate_dataset(root)
+
+
+def test_fovs_too_small_for_the_distortion_estimate_are_refused(tmp_path):
+    root = make_dataset(tmp_path / "d", n=2)
+    write_fov(root / "fovs" / "f1", rapid=np.zeros((3, 8, 8), np.uint16), slow=np.zeros((8, 8), np.uint16))
+    with pytest.raises(DataError, match=r"rapid.tif: images are 8x8 px; a FOV needs at least 32x32"):
         validate_dataset(root)
 
 

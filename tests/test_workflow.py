@@ -168,6 +168,8 @@ def test_bad_real_data_stops_before_any_job_naming_the_file(tmp_path):
     (lambda c: c["variants"]["DLF-100"].update(frames=50), "variants.DLF-100.frames is 50 but datasets.single has 12"),
     (lambda c: c["training"].update(augment="hflip"), "hflip"),
     (lambda c: c["split"].update(test_fovs=["fov009"]), "split lists FOVs the dataset does not have: fov009"),
+    (lambda c: c["training"].update(patch_size=128), "patch_size 128 is larger than the 64x64 frames"),
+    (lambda c: c["training"].update(patch_size=18), "patch_size 18 is not a multiple of 2**depth = 4"),
 ])
 def test_bad_config_stops_with_a_clear_message(tmp_path, edit, message):
     workdir = copy_workflow(tmp_path)
@@ -177,6 +179,16 @@ def test_bad_config_stops_with_a_clear_message(tmp_path, edit, message):
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(workdir, "-n", check=False)
     assert proc.returncode != 0 and message in proc.stdout + proc.stderr
+
+
+def test_numbers_in_exponent_notation_are_numbers(tmp_path):
+    """YAML 1.1 reads "lr: 1e-3" as a string; the workflow reads it as the number it is."""
+    workdir = copy_workflow(tmp_path)
+    (workdir / "tiny.yaml").write_text((workdir / "tiny.yaml").read_text().replace(
+        "  DLF-Slow: {epochs: 2}", "  DLF-Slow: {epochs: 2, lr: 1e-3}"))
+    assert "lr: 1e-3" in (workdir / "tiny.yaml").read_text()
+    proc = snakemake(workdir, "-n", check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
 def test_training_and_denoising_outputs(tiny_run):

@@ -99,9 +99,14 @@ def _dcfi(args: argparse.Namespace) -> int:
     from .fov import dcfi_fov
     from .tiff import pixel_size_nm
 
+    from .inputs import check_stack
+
     out = Path(args.output)
     shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
     _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")])
+    shape, _ = check_stack(args.rapid, "rapid-scan stack", ndims=(3,), min_frames=2)
+    if args.reference_frame >= shape[0]:
+        raise DataError(args.rapid, f"has {shape[0]} frames; --reference-frame {args.reference_frame} is not one of them")
     options = DriftOptions(reference_frame=args.reference_frame)
     dcfi_fov(args.rapid, out, shifts, out.with_suffix(".normalisation.json"),
              args.pixel_size_nm or pixel_size_nm(args.rapid),
@@ -112,10 +117,16 @@ def _dcfi(args: argparse.Namespace) -> int:
 
 def _denoise(args: argparse.Namespace) -> int:
     from .denoise import denoise_stack
-    from .tiff import tiff_info
+
+    from .inputs import check_stack, value_range
 
     _refuse_overwriting([args.input, args.model], [args.output])
-    shape, dtype = tiff_info(args.input)
+    shape, dtype = check_stack(args.input, "frame stack", ndims=(2, 3))
+    if not args.normalise and dtype.kind == "f":
+        low, high, _ = value_range(args.input)
+        if low < -0.05 * 65535 or high > 1.05 * 65535:
+            print(f"stemdlf: warning: {args.input}: values span {low:.4g}..{high:.4g}, outside the 0..65535 scale "
+                  "filters are trained on; give --normalise for raw frames", file=sys.stderr)
     steps = []
     if args.normalise:
         if dtype.kind != "u" or dtype.itemsize > 2:

@@ -8,6 +8,7 @@ command line (``stemdlf simulate --config``) is as strict as the workflow.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,26 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+#: A number in exponent notation without a dot (``1e-3``): YAML 1.2 reads it as a number, the
+#: YAML 1.1 loaders of PyYAML and Snakemake as a string.
+_EXPONENT_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def yaml12_numbers(value: Any) -> Any:
+    """A copy of a loaded config with strings such as ``"1e-3"`` read as the numbers they are.
+
+    PyYAML (YAML 1.1) reads ``lr: 1e-3`` as the string ``"1e-3"`` (it wants ``1.0e-3``), which the
+    schema then refuses as "not of type 'number'" although it is how most people write it.
+    """
+    if isinstance(value, dict):
+        return {k: yaml12_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [yaml12_numbers(v) for v in value]
+    if isinstance(value, str) and _EXPONENT_NUMBER.match(value.strip()):
+        return float(value)
+    return value
+
+
 def load_config(*paths: str | Path) -> dict[str, Any]:
     """Load and merge YAML config files, later files overriding earlier ones.
 
@@ -58,7 +79,7 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = yaml12_numbers(yaml.safe_load(path.read_text()) or {})
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         if not isinstance(data, dict):

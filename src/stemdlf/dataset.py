@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from .errors import DataError
-from .tiff import tiff_info
+from .inputs import check_readable
 
 __all__ = [
     "FOV_ID_PATTERN",
@@ -164,14 +164,20 @@ def validate_fov(fov_dir: str | Path) -> FovInfo:
     return FovInfo(fov=fov_dir.name, n_frames=r_shape[0], shape=s_shape, has_dcfi=has_dcfi)
 
 
+#: Smallest FOV (px): the distortion estimate's templates and a depth-2 U-Net's patches need room.
+MIN_FOV_PX = 32
+
+
 def _check_tiff(path: Path, ndim: int, what: str) -> tuple[int, ...]:
-    shape, dtype = tiff_info(path)
+    shape, dtype = check_readable(path)  # the header, and every page's data inside the file
     if dtype != np.uint16:
         raise DataError(path, f"dtype is {dtype}, expected uint16 for a {what}")
     if len(shape) != ndim:
         raise DataError(path, f"has shape {shape} ({len(shape)} dimensions), expected a {what}")
     if min(shape) < 1:
         raise DataError(path, f"has an empty dimension, shape {shape}")
+    if min(shape[-2:]) < MIN_FOV_PX:
+        raise DataError(path, f"images are {shape[-2]}x{shape[-1]} px; a FOV needs at least {MIN_FOV_PX}x{MIN_FOV_PX}")
     return shape
 
 

@@ -239,6 +239,7 @@ def distortion_targets():
 
 # --- training variants and denoising ------------------------------------------------
 from stemdlf.config import variant_settings
+from stemdlf.plan import check_training_fits
 
 VARIANTS = list(config["variants"])
 
@@ -260,11 +261,20 @@ def variant_fovs(name):
     return SPLIT["train"] if dataset == "multi" else fov_ids(dataset)
 
 
+def image_shape(dataset):
+    """Height and width of a dataset's frames."""
+    if is_synthetic(dataset):
+        acq = acquisition_params(config, dataset)
+        return (acq.height, acq.width)
+    return tuple(dataset_info(dataset).fovs[0].shape)
+
+
 for _name in VARIANTS:
     _v = variant(_name)
     if _v["frames"] is not None and _v["frames"] > frames_per_fov(_v["dataset"]):
         raise ValueError(f"variants.{_name}.frames is {_v['frames']} but datasets.{_v['dataset']} has "
                          f"{frames_per_fov(_v['dataset'])} rapid frames per FOV")
+    check_training_fits(_name, _v["training"], image_shape(_v["dataset"]))
 
 
 def rapid_file(dataset, fov, corrected):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from ..resample import resample_separable
 from ..tiff import atomic_path
 
@@ -154,12 +155,32 @@ class Distortion:
 
     @classmethod
     def load(cls, profile_csv: str | Path, view_json: str | Path) -> Distortion:
-        """Read what :meth:`save` wrote."""
-        table = pd.read_csv(profile_csv)
-        view = json.loads(Path(view_json).read_text())
-        info = {k: v for k, v in view.items() if k not in ("row_offset", "rapid_shape", "slow_roi")}
-        d = cls(table["rapid_x"].to_numpy(float), float(view["row_offset"]), tuple(view["rapid_shape"]), info)
-        return d if list(view["slow_roi"]) == d.covered_roi() else d.with_crop(view["slow_roi"])
+        """Read what :meth:`save` wrote.
+
+        Raises
+        ------
+        DataError
+            Naming the file that is missing, unreadable or not what :meth:`save` writes.
+        """
+        try:
+            table = pd.read_csv(profile_csv)
+            rapid_x = table["rapid_x"].to_numpy(float)
+        except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
+            raise DataError(profile_csv, f"is not a distortion profile (slow_x, rapid_x columns): {err}") from err
+        try:
+            view = json.loads(Path(view_json).read_text())
+            info = {k: v for k, v in view.items() if k not in ("row_offset", "rapid_shape", "slow_roi")}
+            row_offset, rapid_shape, slow_roi = float(view["row_offset"]), tuple(view["rapid_shape"]), view["slow_roi"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise DataError(view_json, f"is not a distortion view (row_offset, rapid_shape, slow_roi): {err}") from err
+        if len(rapid_x) != rapid_shape[1]:
+            raise DataError(profile_csv, f"has {len(rapid_x)} columns but {Path(view_json).name} says the frames "
+                            f"are {rapid_shape[1]} px wide")
+        d = cls(rapid_x, row_offset, rapid_shape, info)
+        try:
+            return d if list(slow_roi) == d.covered_roi() else d.with_crop(slow_roi)
+        except ValueError as err:
+            raise DataError(view_json, str(err)) from err
 
 
 def compare_to_truth(distortion: Distortion, true_rapid_x: np.ndarray, true_row_offset: float,
