@@ -321,7 +321,8 @@ def test_a_workflow_stopped_by_sigterm_mid_training_leaves_no_partial_files_and_
     tiny["variants"]["DLF-Slow"] = {"epochs": 3, "steps_per_epoch": 400}  # a job long enough to be stopped in
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(tiny))
     model = workdir / "results/models/DLF-Slow/model.keras"
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tiny.yaml", str(model.relative_to(workdir))]
+    # the target first: --configfile takes every value after it
+    cmd = [sys.executable, "-m", "snakemake", str(model.relative_to(workdir)), "--cores", "2", "--configfile", "tiny.yaml"]
     run = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
     log = workdir / "logs/train/DLF-Slow.log"
@@ -336,7 +337,8 @@ def test_a_workflow_stopped_by_sigterm_mid_training_leaves_no_partial_files_and_
     assert not leftovers, f"temporary files left behind: {leftovers}"
     assert not model.exists() and not (workdir / "results/models/DLF-Slow/history.csv").exists()
 
-    snakemake(workdir, str(model.relative_to(workdir)))  # the plain command again, nothing by hand
+    rerun = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)  # the same command, nothing by hand
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
     text = log.read_text()
     assert "resuming from the checkpoint after epoch 1" in text and "epoch 3/3" in text
     assert not (workdir / "results/checkpoints/DLF-Slow").exists()
