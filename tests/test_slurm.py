@@ -254,4 +254,9 @@ def test_tiny_workflow_through_slurm_equals_the_local_run(slurm_run, tiny_run):
     merged = ours.merge(theirs, on=["fov", "frame", "method", "metric"], suffixes=("_slurm", "_local"),
                         validate="one_to_one")
     assert len(merged) == len(ours)
-    np.testing.assert_allclose(merged["value_slurm"], merged["value_local"], rtol=1e-3, atol=1e-3, equal_nan=True)
+    # CARE trains for its variant's measured seconds (evaluate.care.budget: seconds), which depend on
+    # the machine's load: its numbers may differ between two runs; it must have run, with finite numbers
+    care = merged["method"] == "CARE"
+    assert care.any() and np.isfinite(merged.loc[care & (merged["metric"] == "psnr"), "value_slurm"]).all()
+    same = merged[~care]
+    np.testing.assert_allclose(same["value_slurm"], same["value_local"], rtol=1e-3, atol=1e-3, equal_nan=True)
