@@ -102,6 +102,8 @@ CASES = [
      ["denoise", "{model}", "{in.tif}", "-o", "{out.tif}", "--distortion", "{dist}"], ["view.json", "not a distortion"]),
     ("denoise with --batch-size 0", {"in.tif": lambda p: _write(p, STACK)},
      ["denoise", "{model}", "{in.tif}", "-o", "{out.tif}", "--batch-size", "0"], ["--batch-size", "at least 1"]),
+    ("denoise with a tile smaller than the network's receptive field", {"in.tif": lambda p: _write(p, STACK)},
+     ["denoise", "{model}", "{in.tif}", "-o", "{out.tif}", "--tile", "16"], ["filter.keras", "tile must be at least"]),
     ("denoise with --pixel-size-nm nan", {"in.tif": lambda p: _write(p, STACK)},
      ["denoise", "{model}", "{in.tif}", "-o", "{out.tif}", "--pixel-size-nm", "nan"], ["--pixel-size-nm", "finite"]),
     ("denoise with a model that is not a Keras archive", {"in.tif": lambda p: _write(p, STACK),

@@ -174,7 +174,16 @@ def _denoise(args: argparse.Namespace) -> int:
             frames = step(frames, start)
         return frames
 
-    denoise_stack(args.model, args.input, args.output, batch_size=args.batch_size, chunk_frames=args.chunk,
+    if args.tile is not None:  # a tile too small for the network's receptive field, before any work
+        from .denoise import Denoiser
+
+        try:
+            model = Denoiser(args.model, args.batch_size, tile=args.tile)
+        except ValueError as err:
+            raise DataError(args.model, str(err)) from err
+    else:
+        model = args.model
+    denoise_stack(model, args.input, args.output, batch_size=args.batch_size, chunk_frames=args.chunk,
                   prepare=prepare, metadata=metadata, progress=not args.quiet, calibration_nm=args.pixel_size_nm)
     print(f"wrote {args.output}")
     return 0
@@ -236,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with profile.csv and view.json (e.g. results/distortion): correct scan distortion first")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="frames per model call (default 8)")
     p.add_argument("--chunk", type=_positive_int, default=64, help="frames read and written at a time (default 64)")
+    p.add_argument("--tile", type=_positive_int, metavar="PX",
+                   help="filter frames larger than PX in overlapping tiles (bounded memory for 4k frames or a "
+                   "small GPU; the same output), e.g. --tile 512")
     _add_pixel_size_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_denoise)

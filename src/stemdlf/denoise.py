@@ -21,7 +21,7 @@ from .errors import DataError
 from .normalise import FULL_SCALE, INPUT_SCALINGS, MinMax, mean_frame_scaling, scale_frames
 from .tiff import iter_frames, pixel_size_nm, read_frames, tiff_info, write_tiff
 from .patches import frame_window
-from .unet import fold_batch_norm, input_window, size_multiple
+from .unet import fold_batch_norm, input_window, receptive_radius, size_multiple
 
 __all__ = ["load_model", "read_model_card", "Denoiser", "denoise_stack"]
 
@@ -82,6 +82,12 @@ class Denoiser:
         The model or its ``.keras`` file.
     batch_size : int
         Frames per compiled call.
+    input_scaling : str, optional
+        Overrides the model card's ``input_scaling``.
+    tile : int, optional
+        Filter frames larger than this (px) in overlapping tiles of about this size, one at a
+        time: memory bounded for 4k frames or a small GPU, equal to whole-frame filtering (the
+        tiles overlap by the network's receptive field, :func:`stemdlf.unet.receptive_radius`).
 
     Examples
     --------
@@ -89,7 +95,8 @@ class Denoiser:
     >>> clean = denoise(frames)                                      # doctest: +SKIP
     """
 
-    def __init__(self, model, batch_size: int = 8, input_scaling: str | None = None) -> None:
+    def __init__(self, model, batch_size: int = 8, input_scaling: str | None = None,
+                 tile: int | None = None) -> None:
         card = {}
         if isinstance(model, (str, Path)):
             card = read_model_card(model)
@@ -102,6 +109,11 @@ class Denoiser:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = int(batch_size)
         self.multiple = size_multiple(self.model)
+        m = self.multiple
+        self.margin = -(-receptive_radius(self.model) // m) * m  # the receptive field, on the pooling grid
+        if tile is not None and int(tile) < 2 * self.margin + m:
+            raise ValueError(f"tile must be at least {2 * self.margin + m} px for this network, got {tile}")
+        self.tile = None if tile is None else int(tile)
         self.input_frames, current = input_window(self.model)
         self.causal = self.input_frames > 1 and current == self.input_frames - 1
         self.input_scaling = input_scaling or card.get("input_scaling", "none")
@@ -162,9 +174,29 @@ class Denoiser:
             batch /= FULL_SCALE
             if ph or pw:
                 batch = np.pad(batch, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect" if min(h, w) > 1 else "edge")
-            pred = np.asarray(self.network.predict_on_batch(batch))
+            pred = self._predict(batch)
             out[idx - start] = pred[:, :h, :w, 0] * FULL_SCALE
         return out[0] if single else out
+
+
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
+        """The network on a padded batch, whole or in overlapping tiles."""
+        _, hp, wp, _ = batch.shape
+        if self.tile is None or max(hp, wp) <= self.tile:
+            return np.asarray(self.network.predict_on_batch(batch))
+        m, margin = self.multiple, self.margin
+        step = max(m, (self.tile - 2 * margin) // m * m)  # the core each tile keeps, on the pooling grid
+        out = np.empty(batch.shape[:3] + (1,), np.float32)
+        for y0 in range(0, hp, step):
+            for x0 in range(0, wp, step):
+                # the window: the core and a margin of the receptive field, clipped to the frame (where
+                # the network pads as it does for the whole frame)
+                wy0, wx0 = max(0, y0 - margin), max(0, x0 - margin)
+                wy1, wx1 = min(hp, y0 + step + margin), min(wp, x0 + step + margin)
+                pred = np.asarray(self.network.predict_on_batch(batch[:, wy0:wy1, wx0:wx1]))
+                y1, x1 = min(hp, y0 + step), min(wp, x0 + step)
+                out[:, y0:y1, x0:x1] = pred[:, y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+        return out
 
 
 def denoise_stack(
@@ -178,6 +210,7 @@ def denoise_stack(
     metadata: dict | None = None,
     progress: bool = False,
     calibration_nm: float | None = None,
+    tile: int | None = None,
 ) -> Path:
     """Denoise every frame of a TIFF stack, reading and writing in chunks.
 
@@ -205,6 +238,8 @@ def denoise_stack(
     calibration_nm : float, optional
         Pixel size written to the output; by default the input's (:func:`stemdlf.tiff.pixel_size_nm`,
         none when the input has no calibration).
+    tile : int, optional
+        Filter larger frames in tiles of about this size (see :class:`Denoiser`).
 
     Returns
     -------
@@ -214,7 +249,7 @@ def denoise_stack(
     from tqdm import tqdm
 
     shape, _ = tiff_info(input_path)  # bad input is reported before the model is loaded
-    denoiser = model if isinstance(model, Denoiser) else Denoiser(model, batch_size)
+    denoiser = model if isinstance(model, Denoiser) else Denoiser(model, batch_size, tile=tile)
     n = 1 if len(shape) == 2 else shape[0]
     prepare = prepare or (lambda frames, start: frames)
     h, w = prepare(next(iter_frames(input_path, 1)), 0).shape[-2:]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UNetSettings", "build_unet", "fold_batch_norm", "unet_depth", "size_multiple", "input_window"]
+__all__ = ["UNetSettings", "build_unet", "fold_batch_norm", "unet_depth", "size_multiple", "input_window", "receptive_radius"]
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,24 @@ def input_window(model) -> tuple[int, int]:
         if layer.name == "current_frame":
             return frames, int(np.argmax(np.asarray(layer.get_weights()[0]).ravel()))
     return frames, (frames - 1) // 2
+
+
+def receptive_radius(model) -> int:
+    """How far (px) an output pixel of a :func:`build_unet` model sees: the margin a tile needs so
+    that tiled prediction equals whole-frame prediction (each 3x3 convolution at scale ``2**l`` adds
+    ``(k // 2) * 2**l``, each pooling ``2**l - 1``)."""
+    import keras
+
+    radius, scale = 0, 1
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            radius += (layer.kernel_size[0] // 2) * scale
+        elif isinstance(layer, keras.layers.MaxPooling2D):
+            radius += scale
+            scale *= 2
+        elif isinstance(layer, keras.layers.UpSampling2D):
+            scale //= 2
+    return radius
 
 
 def size_multiple(model) -> int:
