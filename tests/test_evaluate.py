@@ -117,3 +117,22 @@ def test_readme_results_block_has_the_shape_the_workflow_writes():
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     for method in ["rapid", "DCFI", *config["variants"], *config["evaluate"]["baselines"], "slow"]:
         assert f"\n| {method} |" in block, method
+
+
+def test_statistics_figure_shows_every_method_in_order_coloured_by_family():
+    from matplotlib.colors import to_hex
+
+    from stemdlf.stats_figure import FAMILY_COLOURS, method_family, stats_figure
+
+    rows = []
+    for k, method in enumerate(["rapid", "DLF-Slow", "BM3D", "CARE", "DLF-5F", "slow"]):
+        for frame in range(3):
+            rows += [("f1", frame, method, "psnr_truth", 10.0 + k + frame), ("f1", frame, method, "ssim_truth", 0.1 * k)]
+    metrics = tidy(rows)
+    fig = stats_figure(metrics, ["rapid", "DLF-Slow", "BM3D", "CARE", "DLF-5F", "slow", "NLM"], recommended="DLF-5F")
+    a, b = fig.axes[:2]
+    assert [t.get_text() for t in a.get_yticklabels()] == ["rapid", "DLF-Slow", "BM3D", "CARE", "DLF-5F", "slow"]
+    assert "truth" in a.get_xlabel() and "SSIM" in b.get_xlabel()
+    assert method_family("DLF-5F", "DLF-5F") == "DLF (recommended)" and method_family("BM3D-PSD") == "classical filter"
+    colours = {to_hex(c.get_facecolor()[0]) for c in a.collections if len(c.get_offsets())}
+    assert FAMILY_COLOURS["DLF (recommended)"] in colours and FAMILY_COLOURS["CARE"] in colours

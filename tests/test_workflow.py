@@ -32,7 +32,7 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     # evaluation: 5 tuned baselines x 2 test FOVs; CARE trained once and applied once;
     # rapid, DCFI, 8 variants, 6 baselines and the slow scan vs truth
     assert jobs["baseline_fov"] == 10 and jobs["train_care"] == jobs["denoise_care"] == 1
-    assert jobs["metrics_method"] == 17 and jobs["figure"] == 6  # fig1-5 and the crops
+    assert jobs["metrics_method"] == 17 and jobs["figure"] == 7  # fig1-5, the crops and the statistics
     assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == jobs["readme_results"] == 1
 
 
@@ -225,12 +225,12 @@ def test_changing_one_variant_replans_only_that_variant(tiny_run):
     config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
     jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-500": {"frames": 6, "epochs": 2, "lr": 2.0e-3}})
     assert jobs == {"train_variant": 1, "denoise_variant": 1, "learning_curve": 1, "metrics_method": 1, "tables": 1,
-                    "claims": 1, "figure": 2, "readme_results": 1, "all": 1}
+                    "claims": 1, "figure": 3, "readme_results": 1, "all": 1}
     out = (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n", "--configfile", "changed.yaml"))
     assert set(re.findall(r"variant=([\w.+-]+)", out)) == {"DLF-500"}
     assert set(re.findall(r"method=([\w.+-]+)", out)) == {"DLF-500"}
-    # only the figures that show DLF-500: the single-FOV figure and the PSNR bars of every method
-    assert set(re.findall(r"fig=(fig\d)", out)) == {"fig3", "fig4"}
+    # only the figures that show DLF-500: the single-FOV figure, the PSNR bars and the per-frame statistics
+    assert set(re.findall(r"fig=(fig\d|stats|crops)", out)) == {"fig3", "fig4", "stats"}
 
 
 def test_care_retrains_only_when_its_variant_retrains(tiny_run):
@@ -272,7 +272,7 @@ def test_evaluation_outputs_and_report(tiny_run):
     split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
     with tifffile.TiffFile(tiny_run / f"results/baselines/CARE/{split['test'][0]}.tif") as tif:
         assert tif.series[0].shape[0] == 4 and tif.imagej_metadata["method"] == "CARE"  # the evaluated frames
-    for fig in ("fig1", "fig2", "fig3", "fig4", "fig5", "crops"):
+    for fig in ("fig1", "fig2", "fig3", "fig4", "fig5", "crops", "stats"):
         assert (tiny_run / f"results/figures/{fig}.pdf").stat().st_size > 0
     snakemake(tiny_run, "--report", "results/report.html")
     html = (tiny_run / "results/report.html").read_text(errors="replace")

@@ -457,6 +457,7 @@ def figure_labels(wildcards):
         "fig4": single_fov_variants() + ["slow"],
         "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended]) + ["slow"],
         "fig5": [],
+        "stats": [],
     }[wildcards.fig]
 
 
@@ -471,6 +472,8 @@ def figure_inputs(wildcards):
                       slow=slow, view="results/distortion/view.json")
     if wildcards.fig == "fig3":
         inputs["summary"] = "results/tables/summary.csv"
+    if wildcards.fig == "stats":
+        inputs["metrics"] = "results/tables/metrics.csv"
     if wildcards.fig == "crops" and is_synthetic("multi"):
         inputs.update(truth=f"results/data/multi/truth/{fov}/slow_clean.tif", view="results/distortion/view.json",
                       normalisation=f"results/normalised/multi/{fov}/normalisation.json")
@@ -487,7 +490,7 @@ def care_models():
 
 def evaluation_targets():
     return ["results/tables/summary.md", "results/claims.md", "results/readme_results.md"] + expand(
-        "results/figures/{fig}.png", fig=["fig1", "fig2", "fig3", "fig4", "fig5", "crops"])
+        "results/figures/{fig}.png", fig=["fig1", "fig2", "fig3", "fig4", "fig5", "crops", "stats"])
 
 
 def all_targets():

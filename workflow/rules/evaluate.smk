@@ -5,7 +5,7 @@
 wildcard_constraints:
     method="|".join(re.escape(m) for m in METHODS + ["slow"]),
     baseline="|".join(re.escape(b) for b in TUNED_BASELINES) or "none",
-    fig="fig[1-5]|crops",
+    fig="fig[1-5]|crops|stats",
 
 
 rule noise_model:
@@ -197,6 +197,8 @@ rule figure:
         code=code("figure.py"),
         fov=SPLIT["test"][0],
         labels=figure_labels,
+        methods=METHODS + ["slow"],
+        recommended=role("recommended"),
     log:
         "logs/figures/{fig}.log",
     conda:

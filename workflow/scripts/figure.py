@@ -1,4 +1,4 @@
-"""One of the paper's figures 1-5, or the crops figure, from the images and tables it shows (rule figure)."""
+"""One of the paper's figures 1-5, the crops figure or the per-frame statistics, from the images and tables it shows (rule figure)."""
 import json
 
 import numpy as np
@@ -30,6 +30,11 @@ with log_to(snakemake.log[0]):
         fig = paper_figures.fig3(pd.read_csv(snakemake.input.summary), images, px, fov)
     elif fig_id == "fig4":
         fig = paper_figures.fig4(images, px, fov)
+    elif fig_id == "stats":
+        from stemdlf.stats_figure import stats_figure
+
+        fig = stats_figure(pd.read_csv(snakemake.input.metrics), list(snakemake.params.methods),
+                           snakemake.params.recommended)
     elif fig_id == "crops":
         reference = "slow"
         if "truth" in snakemake.input.keys():
