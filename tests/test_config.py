@@ -151,3 +151,28 @@ def test_training_settings_are_checked_against_the_frames():
         check_training_fits("V", {"patch_size": 20, "model": {"depth": 3}}, (64, 64))
     with pytest.raises(ConfigError, match="variants.V: patch_size 96 is larger than the 64x80 frames"):
         check_training_fits("V", {"patch_size": 96}, (64, 80))
+
+
+def test_which_variants_and_datasets_run():
+    from stemdlf.plan import active_datasets, run_variants, used_datasets
+
+    config = load_config(REPO / "config/config.yaml")
+    names, notes = run_variants(config)
+    assert names == list(config["variants"]) and notes == []
+    assert used_datasets(config, names) == ["multi", "single"]
+    # a user without a single-FOV series: DLF-100..2500 are left out, with a note each
+    config["datasets"]["single"] = None
+    assert active_datasets(config) == ["multi"]
+    names, notes = run_variants(config)
+    assert "DLF-100" not in names and "DLF-Slow" in names and len(notes) == 4 and "DLF-2500" in notes[-1]
+    # a chosen list, in the order of variants:
+    config["datasets"]["single"] = {"path": "synthetic"}
+    config["run_variants"] = ["DLF-5F", "DLF-Slow"]
+    names, _ = run_variants(config)
+    assert names == ["DLF-Slow", "DLF-5F"] and used_datasets(config, names) == ["multi"]
+    config["run_variants"] = ["DLF-9"]
+    with pytest.raises(ConfigError, match="DLF-9"):
+        run_variants(config)
+    config["datasets"]["single"], config["run_variants"] = None, ["DLF-100"]
+    with pytest.raises(ConfigError, match="whose dataset is not in this run"):
+        run_variants(config)

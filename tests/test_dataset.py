@@ -120,3 +120,14 @@ def test_non_finite_or_non_positive_calibration_is_refused(tmp_path, value):
     (root / "dataset.yaml").write_text(f"name: t\npixel_size_nm: {value}\n")
     with pytest.raises(DataError, match="pixel_size_nm must be a finite number > 0"):
         validate_dataset(root)
+
+
+@pytest.mark.parametrize("direction, ok", [("left-to-right", True), ("x", True), ("y", False), ("right-to-left", False)])
+def test_scan_direction_values(tmp_path, direction, ok):
+    root = make_dataset(tmp_path / "d")
+    (root / "dataset.yaml").write_text(yaml.safe_dump({"name": "t", "pixel_size_nm": 2.0, "scan_direction": direction}))
+    if ok:
+        assert read_dataset_meta(root)["scan_direction"] == direction
+    else:
+        with pytest.raises(DataError, match="supported: left-to-right, x"):
+            read_dataset_meta(root)

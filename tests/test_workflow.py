@@ -181,6 +181,19 @@ def test_bad_config_stops_with_a_clear_message(tmp_path, edit, message):
     assert proc.returncode != 0 and message in proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize("edit, jobs", [
+    # no single-FOV series: DLF-100..2500 and Fig. 4 are left out, the single dataset is not processed
+    ("datasets: {single: null}\n", {"train_variant": 4, "figure": 6, "simulate_fov": 5}),
+    # a user's choice of variants
+    ("run_variants: [DLF-5F, DLF-Slow]\n", {"train_variant": 2, "figure": 6, "simulate_fov": 5}),
+])
+def test_a_user_chooses_what_runs_in_one_config_edit(tmp_path, edit, jobs):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "mine.yaml").write_text(edit)
+    plan = planned(snakemake(workdir, "-n", "--configfile", "tiny.yaml", "mine.yaml"))
+    assert {k: plan.get(k) for k in jobs} == jobs
+
+
 def test_numbers_in_exponent_notation_are_numbers(tmp_path):
     """YAML 1.1 reads "lr: 1e-3" as a string; the workflow reads it as the number it is."""
     workdir = copy_workflow(tmp_path)

@@ -51,7 +51,8 @@ META_KEYS = {
     "description": str,
 }
 REQUIRED_META = ("name", "pixel_size_nm")
-SCAN_DIRECTIONS = ("left-to-right",)
+#: Fast-scan directions the data contract takes ("x": the fast-scan axis is x, scanned left to right).
+SCAN_DIRECTIONS = ("left-to-right", "x")
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ def read_dataset_meta(path: str | Path) -> dict:
             raise DataError(meta_path, f"{key} must be a finite number > 0, got {meta[key]}")
     direction = meta.get("scan_direction", "left-to-right")
     if direction not in SCAN_DIRECTIONS:
-        raise DataError(meta_path, f"scan_direction '{direction}' is not supported; "
-                        f"rotate the data so the fast-scan direction runs {SCAN_DIRECTIONS[0]}")
+        raise DataError(meta_path, f"scan_direction '{direction}' is not supported (supported: "
+                        f"{', '.join(SCAN_DIRECTIONS)}); rotate or flip the frames so the fast scan runs left to right")
     return meta
 
 

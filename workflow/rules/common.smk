@@ -1,13 +1,19 @@
 # Shared helpers: dataset locations, FOV discovery, input functions, resources.
+import sys
 from pathlib import Path
 
 from stemdlf.config import DISTORTION_WORKFLOW_KEYS, SYNTHETIC, acquisition_params, simulator_dict
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
+from stemdlf.plan import check_training_fits, run_variants, used_datasets
 from stemdlf.provenance import code_fingerprint
 from stemdlf.simulate import synthetic_fov_ids
 from stemdlf.simulate.params import to_dict
 
-DATASETS = list(config["datasets"])
+# the variants that train (run_variants), and the datasets they and the evaluation use
+VARIANTS, _left_out = run_variants(config)
+for _note in _left_out:
+    print(f"stemdlf: {_note}", file=sys.stderr)
+DATASETS = used_datasets(config, VARIANTS)
 
 
 wildcard_constraints:
@@ -239,9 +245,7 @@ def distortion_targets():
 
 # --- training variants and denoising ------------------------------------------------
 from stemdlf.config import variant_settings
-from stemdlf.plan import check_training_fits
 
-VARIANTS = list(config["variants"])
 
 
 def variant(name):
@@ -273,7 +277,8 @@ for _name in VARIANTS:
     _v = variant(_name)
     if _v["frames"] is not None and _v["frames"] > frames_per_fov(_v["dataset"]):
         raise ValueError(f"variants.{_name}.frames is {_v['frames']} but datasets.{_v['dataset']} has "
-                         f"{frames_per_fov(_v['dataset'])} rapid frames per FOV")
+                         f"{frames_per_fov(_v['dataset'])} rapid frames per FOV; lower the variant's frames, "
+                         f"or leave it out with run_variants: [...]")
     check_training_fits(_name, _v["training"], image_shape(_v["dataset"]))
 
 
@@ -488,9 +493,14 @@ def care_models():
     return ["CARE"] if "CARE" in BASELINES else []
 
 
+def figures():
+    """The figures of this run (Fig. 4 needs single-FOV variants)."""
+    return ["fig1", "fig2", "fig3"] + (["fig4"] if single_fov_variants() else []) + ["fig5", "crops", "stats"]
+
+
 def evaluation_targets():
     return ["results/tables/summary.md", "results/claims.md", "results/readme_results.md"] + expand(
-        "results/figures/{fig}.png", fig=["fig1", "fig2", "fig3", "fig4", "fig5", "crops", "stats"])
+        "results/figures/{fig}.png", fig=figures())
 
 
 def all_targets():
