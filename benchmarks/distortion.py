@@ -25,8 +25,14 @@ import pandas as pd
 import yaml
 
 from stemdlf.dcfi import DriftOptions, dcfi
-from stemdlf.distortion import (METHODS, DistortionOptions, combine_profiles, compare_to_truth, estimate_distortion,
-                                heterogeneity_score)
+from stemdlf.distortion import (
+    METHODS,
+    DistortionOptions,
+    combine_profiles,
+    compare_to_truth,
+    estimate_distortion,
+    heterogeneity_score,
+)
 from stemdlf.normalise import minmax_normalise
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_dataset
 from stemdlf.tiff import read_tiff

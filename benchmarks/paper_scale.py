@@ -87,7 +87,7 @@ def estimate(bench: pd.DataFrame, reduced: dict, paper: dict, unet: pd.DataFrame
         return bench[bench["job"].str.match(pattern)]
 
     for dataset in ("multi", "single"):
-        (n_r, f_r, p_r), (n_p, f_p, p_p) = sizes(reduced, dataset), sizes(paper, dataset)
+        (_, f_r, p_r), (n_p, f_p, p_p) = sizes(reduced, dataset), sizes(paper, dataset)
         ratio = (f_p * p_p) / (f_r * p_r)
         for group, stage in (("simulate", "simulate"), ("normalise", "normalise"), ("dcfi", "DCFI"),
                              ("correct", "distortion correction")):
@@ -105,7 +105,8 @@ def estimate(bench: pd.DataFrame, reduced: dict, paper: dict, unet: pd.DataFrame
         f"px x evaluated frames: x{frames_eval:.0f} per FOV")
     noise = measured(r"baselines/noise_model$")
     if len(noise):
-        ratio = sizes(paper, "multi")[1] * sizes(paper, "multi")[2] / (sizes(reduced, "multi")[1] * sizes(reduced, "multi")[2])
+        ratio = (sizes(paper, "multi")[1] * sizes(paper, "multi")[2]
+                 / (sizes(reduced, "multi")[1] * sizes(reduced, "multi")[2]))
         add("noise model", 1, noise["cpu_s"].sum() * ratio, f"frames x px: x{ratio:.0f}")
 
     for name in paper["variants"]:
@@ -116,7 +117,8 @@ def estimate(bench: pd.DataFrame, reduced: dict, paper: dict, unet: pd.DataFrame
         pure_r = steps(v_r) * step_r["train_step_ms"] / 1000 * 2  # 2 cores busy
         overhead = max(1.0, job["cpu_s"].iloc[0] / pure_r)
         cpu = steps(v_p) * step_p["train_step_ms"] / 1000 * 2 * overhead
-        add(f"train {name}", 1, cpu, f"{steps(v_p)} steps x {step_p['train_step_ms'] / 1000:.2f} s (x{overhead:.2f} overhead)",
+        add(f"train {name}", 1, cpu,
+            f"{steps(v_p)} steps x {step_p['train_step_ms'] / 1000:.2f} s (x{overhead:.2f} overhead)",
             gpu=True)
     test_frames = n_test_p * sizes(paper, "multi")[1]
     n_denoise = len(measured(r"denoise/"))
@@ -144,7 +146,8 @@ def table(est: pd.DataFrame) -> str:
              "|---|---|---|---|---|---|"]
     for r in est.itertuples():
         gpu = "not measured" if r.gpu_stage else "CPU, as left"
-        lines.append(f"| {r.stage} | {r.jobs} | {hours(r.core_s)} | {hours(r.core_s / 2)} | {hours(r.core_s / 16)} | {gpu} |")
+        lines.append(f"| {r.stage} | {r.jobs} | {hours(r.core_s)} | {hours(r.core_s / 2)} | "
+                     f"{hours(r.core_s / 16)} | {gpu} |")
     total = est["core_s"].sum()
     cpu_only = est.loc[~est["gpu_stage"], "core_s"].sum()
     lines.append(f"| **total** | {est['jobs'].sum()} | **{hours(total)}** | **{hours(total / 2)}** "

@@ -34,7 +34,6 @@ import os
 import platform
 import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -144,11 +143,13 @@ def training(repeats: int, conv_rates: dict[int, float]) -> list[dict]:
             seconds = pd.read_csv(f"{tmp}/h.csv")["seconds"].iloc[1:].median()  # epoch 1 includes tracing
         in_loop = seconds / ts.steps_per_epoch
         rows += [
-            {"section": "training", "what": f"{name}: step, 16 x 64x64 (train_on_batch)", "value": 1e3 * step, "unit": "ms"},
+            {"section": "training", "what": f"{name}: step, 16 x 64x64 (train_on_batch)", "value": 1e3 * step,
+             "unit": "ms"},
             {"section": "training", "what": f"{name}: step inside train_model", "value": 1e3 * in_loop, "unit": "ms"},
             {"section": "training", "what": f"{name}: patches per second in train_model", "value": 16 / in_loop,
              "unit": "patches/s"},
-            {"section": "training", "what": f"{name}: step FLOPs / time", "value": flops / step / 1e9, "unit": "GFLOP/s"},
+            {"section": "training", "what": f"{name}: step FLOPs / time", "value": flops / step / 1e9,
+             "unit": "GFLOP/s"},
         ]
         if rate:
             rows.append({"section": "training", "what": f"{name}: fraction of the 3x3 conv {settings.base_filters}->"
@@ -178,8 +179,8 @@ def inference(repeats: int, workdir: Path) -> list[dict]:
         denoiser = Denoiser(model, batch_size=8)
         batch8 = median_time(lambda: denoiser(frames), max(3, repeats // 3)) / len(frames)
         single = median_time(lambda: denoiser(frames, 2, 3), repeats)
-        rows += [{"section": "inference", "what": f"{name}: 512x512 frame, batch 1", "value": 1e3 * single, "unit": "ms"},
-                 {"section": "inference", "what": f"{name}: 512x512 frame, batch 8", "value": 1e3 * batch8, "unit": "ms"}]
+        rows += [{"section": "inference", "what": f"{name}: 512x512 frame, batch {b}", "value": 1e3 * t, "unit": "ms"}
+                 for b, t in ((1, single), (8, batch8))]
         path = workdir / f"{name.split()[0]}.keras"
         model.save(path)
         write_model_card(path, TrainingSettings(model=settings, **extra))

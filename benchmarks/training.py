@@ -25,10 +25,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from speed import median_time  # noqa: E402  (benchmarks/speed.py, beside this script)
 
 from stemdlf.denoise import Denoiser  # noqa: E402
 from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
-from speed import median_time  # noqa: E402  (benchmarks/speed.py, beside this script)
 
 OUT = Path(__file__).resolve().parent / "results" / "training.csv"
 MODELS = {

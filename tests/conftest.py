@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from workflow_helpers import REPO, copy_workflow, snakemake
 
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_dataset
-from workflow_helpers import REPO, copy_workflow, snakemake
 
 __all__ = ["REPO"]
 
@@ -35,7 +35,8 @@ def tiny_run(tmp_path_factory) -> Path:
 def small_dataset(tmp_path_factory) -> Path:
     """A 3-FOV, 6-frame, 64x64 simulated dataset (read-only: copy before modifying)."""
     out = tmp_path_factory.mktemp("small") / "multi"
-    simulate_dataset(out, "multi", SimulatorParams(), AcquisitionParams(n_fovs=3, n_frames=6, height=64, width=64, seed=3),
+    simulate_dataset(out, "multi", SimulatorParams(),
+                     AcquisitionParams(n_fovs=3, n_frames=6, height=64, width=64, seed=3),
                      progress=False)
     return out
 

@@ -99,7 +99,8 @@ CASES = [
      ["denoise", "{model}", "{in.tif}", "-o", "{out.tif}"], ["in.tif", "4x4"]),
     ("denoise with a corrupt view.json", {"in.tif": lambda p: _write(p, STACK), "dist": lambda p: (
         p.mkdir(), (p / "profile.csv").write_text("slow_x,rapid_x\n0,0.0\n"), (p / "view.json").write_text("{bad"))},
-     ["denoise", "{model}", "{in.tif}", "-o", "{out.tif}", "--distortion", "{dist}"], ["view.json", "not a distortion"]),
+     ["denoise", "{model}", "{in.tif}", "-o", "{out.tif}", "--distortion", "{dist}"],
+     ["view.json", "not a distortion"]),
     ("denoise with --batch-size 0", {"in.tif": lambda p: _write(p, STACK)},
      ["denoise", "{model}", "{in.tif}", "-o", "{out.tif}", "--batch-size", "0"], ["--batch-size", "at least 1"]),
     ("denoise with a tile smaller than the network's receptive field", {"in.tif": lambda p: _write(p, STACK)},

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
-
 from conftest import REPO
+
 from stemdlf.cli import main
 from stemdlf.tiff import pixel_size_nm
 
@@ -53,7 +53,8 @@ def test_an_output_path_that_is_the_input_is_refused_and_the_raw_data_kept(tmp_p
     frames = np.random.default_rng(0).integers(0, 65535, (4, 32, 32), dtype=np.uint16)
     tifffile.imwrite(raw, frames, photometric="minisblack")
     model = tmp_path / "m.keras"
-    argv = ["dcfi", str(raw), "-o", str(raw)] if command == "dcfi" else ["denoise", str(model), str(raw), "-o", str(raw)]
+    argv = (["dcfi", str(raw), "-o", str(raw)] if command == "dcfi"
+            else ["denoise", str(model), str(raw), "-o", str(raw)])
     if command == "denoise":
         from stemdlf.unet import UNetSettings, build_unet
 

@@ -2,10 +2,10 @@ import dataclasses
 
 import pytest
 import yaml
+from conftest import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from conftest import REPO
 from stemdlf.config import acquisition_params, deep_merge, drift_options, load_config, simulator_params
 from stemdlf.dcfi import DriftOptions
 from stemdlf.errors import ConfigError
@@ -120,7 +120,8 @@ def test_load_config_errors_name_the_file(tmp_path):
 def test_variant_settings_merge_shared_training_keys():
     from stemdlf.config import variant_settings
 
-    config = {"training": {"epochs": 10, "batch_size": 16, "validation_fraction": 0.25, "model": {"depth": 2, "base_filters": 8}},
+    config = {"training": {"epochs": 10, "batch_size": 16, "validation_fraction": 0.25,
+                           "model": {"depth": 2, "base_filters": 8}},
               "variants": {"A": {"dataset": "single", "target": "slow", "frames": 100, "lr": 1e-5, "epochs": 3,
                                  "model": {"depth": 3}},
                            "B": {"dataset": "multi", "target": "dcfi", "frames": "all", "lr": 1e-3, "epochs": 5,

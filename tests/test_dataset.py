@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tifffile
 import yaml
-
 from conftest import write_fov
+
 from stemdlf.dataset import discover_fovs, read_dataset_meta, validate_dataset
 from stemdlf.errors import DataError
 
@@ -122,7 +122,8 @@ def test_non_finite_or_non_positive_calibration_is_refused(tmp_path, value):
         validate_dataset(root)
 
 
-@pytest.mark.parametrize("direction, ok", [("left-to-right", True), ("x", True), ("y", False), ("right-to-left", False)])
+@pytest.mark.parametrize("direction, ok",
+                         [("left-to-right", True), ("x", True), ("y", False), ("right-to-left", False)])
 def test_scan_direction_values(tmp_path, direction, ok):
     root = make_dataset(tmp_path / "d")
     (root / "dataset.yaml").write_text(yaml.safe_dump({"name": "t", "pixel_size_nm": 2.0, "scan_direction": direction}))

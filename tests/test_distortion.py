@@ -2,17 +2,25 @@
 
 import numpy as np
 import pytest
+from conftest import replace
 from scipy import ndimage
 
-from conftest import replace
-from stemdlf.dcfi import dcfi
-from stemdlf.distortion import (Distortion, DistortionOptions, DistortionQualityError, combine_profiles,
-                                compare_to_truth, estimate_distortion, heterogeneity_score, match_view, noise_sigma,
-                                psnr_db)
+from stemdlf.distortion import (
+    Distortion,
+    DistortionOptions,
+    DistortionQualityError,
+    combine_profiles,
+    compare_to_truth,
+    estimate_distortion,
+    heterogeneity_score,
+    match_view,
+    noise_sigma,
+    psnr_db,
+)
+from stemdlf.errors import DataError
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_fov
 from stemdlf.simulate.scan import rapid_columns, true_distortion_profile
 from stemdlf.split import split_fovs
-from stemdlf.errors import DataError
 from stemdlf.tiff import read_tiff
 
 

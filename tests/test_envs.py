@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from stemdlf.provenance import imported_modules, library_sources
 
 SRC = REPO / "src"

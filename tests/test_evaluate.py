@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO
+
 from stemdlf.claims import check_claims, claims_markdown
 from stemdlf.evaluate import method_metrics, summarise, summary_markdown, truth_image
 
@@ -17,11 +17,13 @@ def tidy(rows):
 def test_summary_means_sds_and_change_against_rapid_are_exact():
     metrics = tidy([("a", 0, "rapid", "psnr", 20.0), ("a", 1, "rapid", "psnr", 22.0),
                     ("a", 0, "DLF-Slow", "psnr", 23.0), ("a", 1, "DLF-Slow", "psnr", 23.2),
-                    ("a", 0, "DLF-Slow", "spectral_cutoff_px", np.inf), ("a", 1, "DLF-Slow", "spectral_cutoff_px", 3.0)])
+                    ("a", 0, "DLF-Slow", "spectral_cutoff_px", np.inf),
+                    ("a", 1, "DLF-Slow", "spectral_cutoff_px", 3.0)])
     s = summarise(metrics, ["rapid", "DLF-Slow"]).set_index(["method", "metric"])
     assert s.loc[("rapid", "psnr"), "mean"] == 21.0 and s.loc[("rapid", "psnr"), "sd"] == pytest.approx(np.sqrt(2))
     assert s.loc[("DLF-Slow", "psnr"), "change_vs_rapid_pct"] == pytest.approx(100 * (23.1 / 21.0 - 1))
-    assert s.loc[("DLF-Slow", "spectral_cutoff_px"), "n"] == 1 and s.loc[("DLF-Slow", "spectral_cutoff_px"), "n_inf"] == 1
+    cutoff = s.loc[("DLF-Slow", "spectral_cutoff_px")]
+    assert cutoff["n"] == 1 and cutoff["n_inf"] == 1
     assert np.isnan(s.loc[("DLF-Slow", "spectral_cutoff_px"), "change_vs_rapid_pct"])
     assert "| DLF-Slow | 23.100 ± 0.141 |" in summary_markdown(summarise(metrics))
 
@@ -61,7 +63,8 @@ def test_claims_state_holds_fails_and_untested():
 
 def test_claims_say_how_a_comparison_goes_fov_by_fov():
     # DLF-Slow wins the mean on two FOVs and loses badly on a third
-    per_frame = [("f1", 0, "DLF-Slow", "psnr", 25.0), ("f1", 1, "DLF-Slow", "psnr", 23.0), ("f1", 0, "DCFI", "psnr", 21.0),
+    per_frame = [("f1", 0, "DLF-Slow", "psnr", 25.0), ("f1", 1, "DLF-Slow", "psnr", 23.0),
+                 ("f1", 0, "DCFI", "psnr", 21.0),
                  ("f2", 0, "DLF-Slow", "psnr", 22.0), ("f2", 0, "DCFI", "psnr", 20.0),
                  ("f3", 0, "DLF-Slow", "psnr", 10.0), ("f3", 0, "DCFI", "psnr", 20.0)]
     metrics = tidy(per_frame)
@@ -75,7 +78,8 @@ def test_readme_block_comes_from_the_tables_and_replaces_only_its_markers():
     from stemdlf.readme import BEGIN, END, replace_block, results_block
 
     summary = pd.DataFrame({"method": ["rapid", "rapid", "DLF-5F", "DLF-5F"],
-                            "metric": ["psnr_truth", "psnr", "psnr_truth", "psnr"], "mean": [12.3456, 11.0, 28.4, 21.2]})
+                            "metric": ["psnr_truth", "psnr", "psnr_truth", "psnr"],
+                            "mean": [12.3456, 11.0, 28.4, 21.2]})
     fovs = pd.DataFrame({"offset_y_px": [1.0, -3.0], "offset_x_px": [0.0, 4.0], "residual_px": [0.0, 0.1],
                          "truth_x_mean_px": [0.1, -0.2], "truth_y_px": [0.0, 0.1], "truth_x_rms_px": [0.2, 0.3]})
     claims = "| claim | on this data | numbers |\n|---|---|---|\n| DLF-5F wins | **holds** | 28.4 vs 25 |\n"
@@ -127,7 +131,8 @@ def test_statistics_figure_shows_every_method_in_order_coloured_by_family():
     rows = []
     for k, method in enumerate(["rapid", "DLF-Slow", "BM3D", "CARE", "DLF-5F", "slow"]):
         for frame in range(3):
-            rows += [("f1", frame, method, "psnr_truth", 10.0 + k + frame), ("f1", frame, method, "ssim_truth", 0.1 * k)]
+            rows += [("f1", frame, method, "psnr_truth", 10.0 + k + frame),
+                     ("f1", frame, method, "ssim_truth", 0.1 * k)]
     metrics = tidy(rows)
     fig = stats_figure(metrics, ["rapid", "DLF-Slow", "BM3D", "CARE", "DLF-5F", "slow", "NLM"], recommended="DLF-5F")
     a, b = fig.axes[:2]

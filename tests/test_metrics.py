@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from stemdlf.metrics import (MAX_I, frame_metrics, horizontal_spectrum, noise_floor, psnr, psnr_in_band, spectral_cutoff,
-                             ssim)
+from stemdlf.metrics import (
+    MAX_I,
+    frame_metrics,
+    horizontal_spectrum,
+    noise_floor,
+    psnr,
+    psnr_in_band,
+    spectral_cutoff,
+    ssim,
+)
 
 
 def test_psnr_of_a_known_mse_is_exact():

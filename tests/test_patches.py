@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from stemdlf.errors import DataError
-from stemdlf.patches import (TrainingPair, open_pair, sample_patches, split_validation_fovs,
-                             split_validation_rows, training_pairs)
+from stemdlf.patches import (
+    TrainingPair,
+    open_pair,
+    sample_patches,
+    split_validation_fovs,
+    split_validation_rows,
+    training_pairs,
+)
 from stemdlf.tiff import write_tiff
 
 

@@ -3,6 +3,7 @@
 import shutil
 
 from conftest import REPO
+
 from stemdlf.provenance import code_fingerprint, imported_modules, library_sources
 
 SCRIPTS = REPO / "workflow" / "scripts"

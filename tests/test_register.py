@@ -11,8 +11,17 @@ import yaml
 from scipy import ndimage
 
 from stemdlf.dcfi import dcfi
-from stemdlf.distortion import (Distortion, FOVRegistration, RegistrationError, check_registrations, combine_profiles,
-                                common_roi, estimate_distortion, register_fov, truth_error)
+from stemdlf.distortion import (
+    Distortion,
+    FOVRegistration,
+    RegistrationError,
+    check_registrations,
+    combine_profiles,
+    common_roi,
+    estimate_distortion,
+    register_fov,
+    truth_error,
+)
 from stemdlf.normalise import minmax_normalise
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_dataset
 

@@ -5,18 +5,17 @@ import pandas as pd
 import pytest
 import tifffile
 import yaml
+from conftest import replace
 from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
 import stemdlf.simulate as sim
-from conftest import replace
-from stemdlf.dcfi import dcfi
-from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_dataset, simulate_fov
+from stemdlf.errors import ConfigError
+from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_fov
 from stemdlf.simulate.detector import adc_transfer, count_electrons, electrons_per_us, time_response
 from stemdlf.simulate.params import BeamParams, DetectorParams, ScanDistortionParams, ScanModeParams, from_dict
 from stemdlf.simulate.scan import rapid_columns, sample_drift, true_distortion_profile
 from stemdlf.simulate.specimen import render_specimen
-from stemdlf.errors import ConfigError
 
 P = SimulatorParams()
 

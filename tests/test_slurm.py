@@ -28,7 +28,6 @@ import pandas as pd
 import pytest
 import tifffile
 import yaml
-
 from workflow_helpers import REPO, WORKFLOW_FILES, copy_workflow, planned, snakemake, trim_workflow
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]

@@ -78,7 +78,6 @@ def test_compressed_tiffs_as_microscopes_and_fiji_write_them_are_read_exactly(tm
 def test_sigterm_leaves_no_temporary_file_and_a_killed_writers_leftover_is_swept(tmp_path):
     import subprocess
     import sys
-    import time
 
     out = tmp_path / "out.tif"
     script = (f"import time\nfrom stemdlf.tiff import atomic_path, terminate_as_exit\n"

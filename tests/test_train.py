@@ -52,7 +52,7 @@ def test_training_learns_to_denoise(tmp_path, pairs):
 
 def test_killed_training_resumes_from_its_last_epoch(tmp_path, pairs):
     s = settings(epochs=3)
-    full = run(tmp_path / "full", pairs, s)
+    run(tmp_path / "full", pairs, s)
     first = run(tmp_path / "resumed", pairs, s, stop_after_epoch=1)
     assert first == {"stopped_after_epoch": 1}
     assert not (tmp_path / "resumed/model.keras").exists()  # no final model until training completes

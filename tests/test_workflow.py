@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tifffile
 import yaml
-
 from workflow_helpers import WORKFLOW_FILES, copy_workflow, planned, snakemake, trim_workflow
+
 from stemdlf.cli import main as stemdlf_main
 
 pytestmark = pytest.mark.workflow
@@ -112,7 +112,8 @@ def test_distortion_outputs(tiny_run):
     with tifffile.TiffFile(tiny_run / "results/corrected/single/fov000/dcfi.tif") as tif:
         assert tif.imagej_metadata["slow_roi"] == f"{r0},{r1},{c0},{c1}"
     table = pd.read_csv(tiny_run / "results/distortion/comparison.csv")
-    assert set(table["estimator"]) == {f"{m}-{s}" for m in ("published", "paper", "dp") for s in ("reference", "global")}
+    assert set(table["estimator"]) == {f"{m}-{s}" for m in ("published", "paper", "dp")
+                                       for s in ("reference", "global")}
     assert table["rms_px"].notna().all()
     split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
     assert len(split["train"]) == 3 and len(split["test"]) == 2
@@ -335,7 +336,8 @@ def test_a_workflow_stopped_by_sigterm_mid_training_leaves_no_partial_files_and_
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(tiny))
     model = workdir / "results/models/DLF-Slow/model.keras"
     # the target first: --configfile takes every value after it
-    cmd = [sys.executable, "-m", "snakemake", str(model.relative_to(workdir)), "--cores", "2", "--configfile", "tiny.yaml"]
+    cmd = [sys.executable, "-m", "snakemake", str(model.relative_to(workdir)), "--cores", "2",
+           "--configfile", "tiny.yaml"]
     run = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
     log = workdir / "logs/train/DLF-Slow.log"

@@ -83,7 +83,8 @@ def check_claims(summary: pd.DataFrame, dlf_slow: str = "DLF-Slow", dlf_dcfi: st
         pct = dict(zip(change["metric"], change["change_vs_rapid_pct"]))
         claims.append(Claim(f"{dlf_slow} raises PSNR over rapid (paper: +7%, +13% within 20,000-40,000)",
                             bool(pct.get("psnr", np.nan) > 0),
-                            f"{pct.get('psnr', np.nan):+.1f}% overall, {pct.get('psnr_band', np.nan):+.1f}% in the band"))
+                            f"{pct.get('psnr', np.nan):+.1f}% overall, "
+                            f"{pct.get('psnr_band', np.nan):+.1f}% in the band"))
     # Fig. 2-3: the scan-direction blur; against the noise-free truth where there is one (the slow
     # scan's own noise would otherwise count as detail)
     truth = not np.isnan(_mean(summary, dlf_slow, "spectral_cutoff_truth_px"))
@@ -130,11 +131,13 @@ def recommended_claims(summary: pd.DataFrame, recommended: str) -> list[Claim]:
         best = max(values, key=values.get) if higher else min(values, key=values.get)
         ours = _mean(summary, recommended, metric)
         out.append(Claim(f"{recommended} has the best {metric} of every method (incl. the slow scan itself)",
-                         bool(ours > values[best]), f"{ours:.3f} vs next best {best} {values[best]:.3f} {unit}".strip()))
+                         bool(ours > values[best]),
+                         f"{ours:.3f} vs next best {best} {values[best]:.3f} {unit}".strip()))
     care = _mean(summary, "CARE", "psnr_truth")
     if not np.isnan(care):
         ours = _mean(summary, recommended, "psnr_truth")
-        out.append(Claim(f"{recommended} is at least 1 dB above CARE against the truth (same pairs, same training time)",
+        out.append(Claim(f"{recommended} is at least 1 dB above CARE against the truth "
+                         "(same pairs, same training time)",
                          bool(ours - care >= 1.0), f"{ours:.2f} vs {care:.2f} dB ({ours - care:+.2f} dB)"))
     cutoff = _mean(summary, recommended, "spectral_cutoff_truth_px")
     out.append(Claim(f"{recommended} keeps scan-direction detail down to 3 px against the truth (paper: ~4 px)",

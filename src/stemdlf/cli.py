@@ -97,16 +97,16 @@ def _validate(args: argparse.Namespace) -> int:
 def _dcfi(args: argparse.Namespace) -> int:
     from .dcfi import DriftOptions
     from .fov import dcfi_fov
-    from .tiff import pixel_size_nm
-
     from .inputs import check_stack
+    from .tiff import pixel_size_nm
 
     out = Path(args.output)
     shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
     _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")])
     shape, _ = check_stack(args.rapid, "rapid-scan stack", ndims=(3,), min_frames=2)
     if args.reference_frame >= shape[0]:
-        raise DataError(args.rapid, f"has {shape[0]} frames; --reference-frame {args.reference_frame} is not one of them")
+        raise DataError(args.rapid, f"has {shape[0]} frames; --reference-frame {args.reference_frame} "
+                        "is not one of them")
     options = DriftOptions(reference_frame=args.reference_frame)
     dcfi_fov(args.rapid, out, shifts, out.with_suffix(".normalisation.json"),
              args.pixel_size_nm or pixel_size_nm(args.rapid),
@@ -117,7 +117,6 @@ def _dcfi(args: argparse.Namespace) -> int:
 
 def _denoise(args: argparse.Namespace) -> int:
     from .denoise import denoise_stack
-
     from .inputs import check_stack, value_range
 
     _refuse_overwriting([args.input, args.model], [args.output])
@@ -167,7 +166,8 @@ def _denoise(args: argparse.Namespace) -> int:
 
         from .dcfi import shift_frames
 
-        steps.append(lambda frames, start: shift_frames(np.asarray(frames, np.float32), shifts[start:start + len(frames)]))
+        steps.append(lambda frames, start: shift_frames(np.asarray(frames, np.float32),
+                                                        shifts[start:start + len(frames)]))
 
     def prepare(frames, start):
         for step in steps:
@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--low-percentile", type=float, default=0.0, help="with --normalise (default 0)")
     p.add_argument("--high-percentile", type=float, default=100.0, help="with --normalise (default 100)")
     p.add_argument("--distortion", metavar="DIR",
-                   help="folder with profile.csv and view.json (e.g. results/distortion): correct scan distortion first")
+                   help="folder with profile.csv and view.json (e.g. results/distortion): correct scan distortion "
+                   "first")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="frames per model call (default 8)")
     p.add_argument("--chunk", type=_positive_int, default=64, help="frames read and written at a time (default 64)")
     p.add_argument("--tile", type=_positive_int, metavar="PX",

@@ -65,7 +65,8 @@ def _window(shape: tuple[int, int], options: DriftOptions) -> np.ndarray | float
     return window(("tukey", options.tukey_alpha), shape) if options.tukey_alpha > 0 else 1.0
 
 
-def register_to_template(template: np.ndarray, frames: np.ndarray, options: DriftOptions = DriftOptions()) -> np.ndarray:
+def register_to_template(template: np.ndarray, frames: np.ndarray,
+                         options: DriftOptions = DriftOptions()) -> np.ndarray:
     """Shifts that register each frame onto a template.
 
     Parameters

@@ -19,8 +19,8 @@ import numpy as np
 
 from .errors import DataError
 from .normalise import FULL_SCALE, INPUT_SCALINGS, MinMax, mean_frame_scaling, scale_frames
-from .tiff import iter_frames, pixel_size_nm, read_frames, tiff_info, write_tiff
 from .patches import frame_window
+from .tiff import iter_frames, pixel_size_nm, read_frames, tiff_info, write_tiff
 from .unet import fold_batch_norm, input_window, receptive_radius, size_multiple
 
 __all__ = ["load_model", "read_model_card", "Denoiser", "denoise_stack"]

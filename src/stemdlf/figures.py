@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -13,6 +14,9 @@ import numpy as np  # noqa: E402
 from .distortion import Distortion  # noqa: E402
 from .filters import bandpass  # noqa: E402
 from .tiff import atomic_path  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["save_figure", "distortion_diagnostic", "learning_curve"]
 

@@ -51,8 +51,10 @@ def stack_minmax(path: str | Path, low_percentile: float = 0.0, high_percentile:
         counts += np.bincount(frames.ravel(), minlength=65536)
     cdf = np.cumsum(counts) / counts.sum()
     values = np.arange(65536)
-    low = values[np.searchsorted(cdf, low_percentile / 100.0, side="left")] if low_percentile > 0 else values[counts > 0][0]
-    high = values[min(np.searchsorted(cdf, high_percentile / 100.0, side="left"), 65535)] if high_percentile < 100 else values[counts > 0][-1]
+    present = values[counts > 0]
+    low = values[np.searchsorted(cdf, low_percentile / 100.0, side="left")] if low_percentile > 0 else present[0]
+    high = (values[min(np.searchsorted(cdf, high_percentile / 100.0, side="left"), 65535)] if high_percentile < 100
+            else present[-1])
     if not high > low:
         raise DataError(path, f"all pixels are {low}: nothing to normalise (blank or saturated acquisition?)")
     return MinMax(float(low), float(high))
@@ -206,7 +208,8 @@ def correct_fov(
         ``slow_roi``.
     """
     roi = distortion.slow_roi
-    md = {"geometry": "slow", "slow_roi": ",".join(map(str, roi)), "fov_offset_px": ",".join(f"{v:.4f}" for v in offset)}
+    md = {"geometry": "slow", "slow_roi": ",".join(map(str, roi)),
+          "fov_offset_px": ",".join(f"{v:.4f}" for v in offset)}
     all_shifts = None if shifts is None else pd.read_csv(shifts)[["shift_y_px", "shift_x_px"]].to_numpy()
     n, h, w = tiff_info(rapid)[0]
     if (h, w) != tuple(distortion.rapid_shape):

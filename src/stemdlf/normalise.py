@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["FULL_SCALE", "INPUT_SCALINGS", "MinMax", "fit_minmax", "apply_minmax", "minmax_normalise", "mean_frame_scaling",
+__all__ = ["FULL_SCALE", "INPUT_SCALINGS", "MinMax", "fit_minmax", "apply_minmax", "minmax_normalise",
+           "mean_frame_scaling",
            "scale_frames"]
 
 #: MAX_I of the paper's Eq. 1 and the top of every normalised image.

@@ -63,8 +63,9 @@ def results_block(summary: pd.DataFrame, claims_md: str, fovs: pd.DataFrame | No
                 f"{fovs['residual_px'].max():.2f} px")
         if "truth_x_mean_px" in fovs:
             err = np.hypot(fovs["truth_x_mean_px"], fovs["truth_y_px"])
-            text += (f"; against the simulator's truth the FOVs' shift errors are {np.sqrt(np.mean(err**2)):.2f} px RMS, "
-                     f"{err.max():.2f} px at worst, and the corrected geometry is {fovs['truth_x_rms_px'].max():.2f} px "
+            text += (f"; against the simulator's truth the FOVs' shift errors are "
+                     f"{np.sqrt(np.mean(err**2)):.2f} px RMS, {err.max():.2f} px at worst, and the corrected "
+                     f"geometry is {fovs['truth_x_rms_px'].max():.2f} px "
                      "RMS along x at worst")
         out += ["", text + "."]
     return "\n".join(out) + "\n"

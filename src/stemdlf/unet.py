@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UNetSettings", "build_unet", "fold_batch_norm", "unet_depth", "size_multiple", "input_window", "receptive_radius"]
+__all__ = ["UNetSettings", "build_unet", "fold_batch_norm", "unet_depth", "size_multiple", "input_window",
+           "receptive_radius"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""One of the paper's figures 1-5, the crops figure or the per-frame statistics, from the images and tables it shows (rule figure)."""
+"""One of the paper's figures 1-5, the crops figure or the per-frame statistics, from the images and tables
+it shows (rule figure)."""
 import json
 
 import numpy as np

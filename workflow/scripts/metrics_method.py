@@ -21,7 +21,8 @@ with log_to(snakemake.log[0]):
             transform = json.loads(open(snakemake.input.normalisation[k]).read())["slow"]
             truth = truth_image(read_tiff(truths[k]), transform, roi)
         if method == "slow":  # the slow scan itself: only its distance from the noise-free truth
-            rows = [(fov, 0, method, "psnr_truth", psnr(slow, truth)), (fov, 0, method, "ssim_truth", ssim(slow, truth))]
+            rows = [(fov, 0, method, "psnr_truth", psnr(slow, truth)),
+                    (fov, 0, method, "ssim_truth", ssim(slow, truth))]
             tables.append(pd.DataFrame(rows, columns=["fov", "frame", "method", "metric", "value"]))
             continue
         images = read_tiff(snakemake.input.images[k])

@@ -6,15 +6,24 @@
 - :mod:`.register`  per-FOV registration to the slow scan on top of the shared profile
 """
 
-from .estimate import (METHODS, DistortionOptions, DistortionQualityError, combine_profiles, dp_profile,
-                       estimate_distortion, heterogeneity_score, noise_sigma, strip_search)
+from .estimate import (
+                       METHODS,
+                       DistortionOptions,
+                       DistortionQualityError,
+                       combine_profiles,
+                       dp_profile,
+                       estimate_distortion,
+                       heterogeneity_score,
+                       noise_sigma,
+                       strip_search,
+)
 from .profile import Distortion, compare_to_truth, psnr_db, zncc
-from .register import (FOVRegistration, RegistrationError, check_registrations, common_roi, register_fov,
-                       truth_error)
+from .register import FOVRegistration, RegistrationError, check_registrations, common_roi, register_fov, truth_error
 from .view import ViewMatch, match_view
 
 __all__ = [
-    "METHODS", "Distortion", "DistortionOptions", "compare_to_truth", "DistortionQualityError", "ViewMatch", "combine_profiles",
-    "dp_profile", "estimate_distortion", "heterogeneity_score", "match_view", "noise_sigma", "psnr_db", "strip_search", "zncc",
+    "METHODS", "Distortion", "DistortionOptions", "compare_to_truth", "DistortionQualityError", "ViewMatch",
+    "combine_profiles", "dp_profile", "estimate_distortion", "heterogeneity_score", "match_view", "noise_sigma",
+    "psnr_db", "strip_search", "zncc",
     "FOVRegistration", "RegistrationError", "check_registrations", "common_roi", "register_fov", "truth_error",
 ]

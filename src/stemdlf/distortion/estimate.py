@@ -34,8 +34,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import CubicSpline, make_smoothing_spline
 
-from .profile import Distortion, psnr_db, zncc
 from ..filters import bandpass
+from .profile import Distortion, psnr_db, zncc
 from .view import ViewMatch, linear_columns, match_view
 
 __all__ = ["METHODS", "DistortionOptions", "estimate_distortion", "strip_search", "dp_profile", "heterogeneity_score",
@@ -208,10 +208,10 @@ def dp_profile(view_matched: np.ndarray, slow: np.ndarray, window: int = 4, max_
     y = path.astype(np.float64)
     inner = (path > 0) & (path < w_r - 1)
     xs = np.flatnonzero(inner)
-    l, m, r = sim[xs, path[xs] - 1], sim[xs, path[xs]], sim[xs, path[xs] + 1]
-    den = l - 2 * m + r
+    left, mid, right = sim[xs, path[xs] - 1], sim[xs, path[xs]], sim[xs, path[xs] + 1]
+    den = left - 2 * mid + right
     ok = den < 0
-    y[xs[ok]] += np.clip(0.5 * (l[ok] - r[ok]) / den[ok], -0.5, 0.5)
+    y[xs[ok]] += np.clip(0.5 * (left[ok] - right[ok]) / den[ok], -0.5, 0.5)
     # Smooth, GCV-chosen penalised spline; weights favour confident matches.
     conf = np.clip(sim[np.arange(w_s), path], 1e-3, None)
     x = np.arange(w_s, dtype=np.float64)
@@ -238,9 +238,9 @@ def refine_row_offset(dcfi: np.ndarray, slow: np.ndarray, rapid_x: np.ndarray, m
     scores = np.asarray(scores)
     i = int(np.argmax(scores))
     if 0 < i < len(scores) - 1:
-        l, c, r = scores[i - 1:i + 2]
-        den = l - 2 * c + r
-        return float(i - m + (0.5 * (l - r) / den if den < 0 else 0.0))
+        left, centre, right = scores[i - 1:i + 2]
+        den = left - 2 * centre + right
+        return float(i - m + (0.5 * (left - right) / den if den < 0 else 0.0))
     return float(i - m)
 
 

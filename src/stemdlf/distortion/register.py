@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..dcfi import DriftOptions, register_to_template
-from .profile import Distortion, zncc
 from ..filters import bandpass
+from .profile import Distortion, zncc
 
 __all__ = ["FOVRegistration", "register_fov", "common_roi", "RegistrationError", "check_registrations", "truth_error"]
 
