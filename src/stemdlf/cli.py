@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -115,7 +116,84 @@ def _dcfi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _denoise_follow(args: argparse.Namespace) -> int:
+    """``stemdlf denoise --follow``: a folder the acquisition writes frames into, filtered as they arrive."""
+    import itertools
+    import statistics
+
+    import numpy as np
+
+    from .dcfi import estimate_drift, register_to_template, shift_frames
+    from .denoise import Denoiser
+    from .live import filter_stream, watch_folder
+    from .normalise import apply_minmax, fit_minmax
+    from .tiff import write_tiff
+
+    folder, out = Path(args.input), Path(args.output)
+    if not folder.is_dir():
+        raise DataError(folder, "--follow takes the folder the acquisition writes frames into")
+    if out.resolve() == folder.resolve():
+        raise DataError(out, "is the input folder; choose another output folder (inputs are never overwritten)")
+    try:
+        denoiser = Denoiser(args.model, 1, tile=args.tile)
+    except ValueError as err:
+        raise DataError(args.model, str(err)) from err
+    stream = watch_folder(folder, idle_timeout_s=args.idle_timeout)
+    # the first frames set what needs more than one frame: the min-max and the alignment template
+    warm = list(itertools.islice(stream, args.warmup))
+    if not warm:
+        raise DataError(folder, f"no frame arrived in {args.idle_timeout:g} s")
+    frames = np.stack([f for _, f in warm]).astype(np.float32)
+    steps = []
+    if args.normalise:
+        transform = fit_minmax(frames, args.low_percentile, args.high_percentile)
+        steps.append(lambda frame: apply_minmax(frame, transform))
+        frames = apply_minmax(frames, transform)
+    if denoiser.input_frames > 1:  # register every frame to the warm-up frames' DCFI
+        template = shift_frames(frames, estimate_drift(frames)).mean(axis=0)
+    distortion = _load_distortion(args.distortion, frames.shape[1:]) if args.distortion else None
+
+    def prepare(frame, index):
+        for step in steps:
+            frame = step(frame)
+        shift = register_to_template(template, frame[np.newaxis]) if denoiser.input_frames > 1 else None
+        if distortion is not None:
+            return distortion.apply(np.asarray(frame, np.float32)[np.newaxis], shift)[0]
+        return frame if shift is None else shift_frames(np.asarray(frame, np.float32)[np.newaxis], shift)[0]
+
+    out.mkdir(parents=True, exist_ok=True)
+    latencies, start, count = [], None, 0
+    for result in filter_stream(denoiser, itertools.chain(warm, stream), prepare=prepare, warmup=args.warmup):
+        start = start or time.perf_counter()
+        write_tiff(out / result.name, result.image, args.pixel_size_nm)
+        latencies.append(result.latency_s)
+        count += 1
+        if not args.quiet:
+            print(f"{result.name}: latency {1e3 * result.latency_s:.0f} ms", file=sys.stderr)
+    wall = time.perf_counter() - start if start else 0.0
+    print(f"wrote {count} frames to {out}; latency median {1e3 * statistics.median(latencies):.0f} ms, "
+          f"max {1e3 * max(latencies):.0f} ms; {count / wall if wall else float('nan'):.1f} frames/s")
+    return 0
+
+
+def _load_distortion(folder: str | Path, frame_shape: tuple[int, ...]):
+    """The workflow's distortion profile in ``folder`` (profile.csv, view.json), checked against the frames."""
+    from .distortion import Distortion
+
+    folder = Path(folder)
+    for name in ("profile.csv", "view.json"):
+        if not (folder / name).is_file():
+            raise DataError(folder / name, "not found; --distortion needs the workflow's results/distortion folder")
+    distortion = Distortion.load(folder / "profile.csv", folder / "view.json")
+    if tuple(frame_shape[-2:]) != tuple(distortion.rapid_shape):
+        raise DataError(folder, f"the distortion profile is for {distortion.rapid_shape[0]}x"
+                        f"{distortion.rapid_shape[1]} rapid frames; these are {frame_shape[-2]}x{frame_shape[-1]}")
+    return distortion
+
+
 def _denoise(args: argparse.Namespace) -> int:
+    if args.follow:
+        return _denoise_follow(args)
     from .denoise import denoise_stack
     from .inputs import check_stack, value_range
 
@@ -136,11 +214,14 @@ def _denoise(args: argparse.Namespace) -> int:
         transform = stack_minmax(args.input, args.low_percentile, args.high_percentile, chunk=args.chunk)
         steps.append(lambda frames, start: apply_minmax(frames, transform))
     metadata = {"model": Path(args.model).name}
-    from .denoise import read_model_card
+    from .denoise import Denoiser
 
-    card = read_model_card(args.model)
+    try:  # the filter (and a tile too small for its receptive field) before any work
+        denoiser = Denoiser(args.model, args.batch_size, tile=args.tile)
+    except ValueError as err:
+        raise DataError(args.model, str(err)) from err
     shifts = None
-    if card.get("input_frames", 1) > 1 and len(shape) == 3:
+    if denoiser.input_frames > 1 and len(shape) == 3:
         # a multi-frame filter needs aligned frames: register them first, as DCFI does
         from .dcfi import DriftOptions, dcfi_chunked
         from .tiff import iter_frames
@@ -148,16 +229,7 @@ def _denoise(args: argparse.Namespace) -> int:
         _, shifts = dcfi_chunked(lambda: iter_frames(args.input, args.chunk), DriftOptions(), integrate=False)
         metadata["aligned"] = "frames registered to frame 0 (DCFI shifts)"
     if args.distortion:
-        from .distortion import Distortion
-
-        folder = Path(args.distortion)
-        for name in ("profile.csv", "view.json"):
-            if not (folder / name).is_file():
-                raise DataError(folder / name, "not found; --distortion needs the workflow's results/distortion folder")
-        distortion = Distortion.load(folder / "profile.csv", folder / "view.json")
-        if tuple(shape[-2:]) != tuple(distortion.rapid_shape):
-            raise DataError(args.input, f"frames are {shape[-2]}x{shape[-1]} but the distortion profile in {folder} "
-                            f"is for {distortion.rapid_shape[0]}x{distortion.rapid_shape[1]} rapid frames")
+        distortion = _load_distortion(args.distortion, shape)
         steps.append(lambda frames, start: distortion.apply(
             frames, None if shifts is None else shifts[start:start + len(frames)]))
         metadata.update(geometry="slow", slow_roi=",".join(map(str, distortion.slow_roi)))
@@ -174,16 +246,7 @@ def _denoise(args: argparse.Namespace) -> int:
             frames = step(frames, start)
         return frames
 
-    if args.tile is not None:  # a tile too small for the network's receptive field, before any work
-        from .denoise import Denoiser
-
-        try:
-            model = Denoiser(args.model, args.batch_size, tile=args.tile)
-        except ValueError as err:
-            raise DataError(args.model, str(err)) from err
-    else:
-        model = args.model
-    denoise_stack(model, args.input, args.output, batch_size=args.batch_size, chunk_frames=args.chunk,
+    denoise_stack(denoiser, args.input, args.output, batch_size=args.batch_size, chunk_frames=args.chunk,
                   prepare=prepare, metadata=metadata, progress=not args.quiet, calibration_nm=args.pixel_size_nm)
     print(f"wrote {args.output}")
     return 0
@@ -250,6 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="filter frames larger than PX in overlapping tiles (bounded memory for 4k frames or a "
                    "small GPU; the same output), e.g. --tile 512")
     _add_pixel_size_option(p)
+    p.add_argument("--follow", action="store_true",
+                   help="INPUT is a folder the acquisition writes one TIFF per frame into: filter each frame as it "
+                   "arrives and write it to the folder OUTPUT, until no frame has come for --idle-timeout s")
+    p.add_argument("--warmup", type=_positive_int, default=8,
+                   help="with --follow: frames that set the min-max (--normalise), the alignment template and the "
+                   "input scaling (default 8)")
+    p.add_argument("--idle-timeout", type=_positive_float, default=10.0, metavar="S",
+                   help="with --follow: stop when no new frame has come for S seconds (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_denoise)
     return parser
