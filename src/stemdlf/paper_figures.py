@@ -48,6 +48,38 @@ def _show(ax, image, title, cmap="gray", vmin=0, vmax=65535):
     ax.set_yticks([])
 
 
+def _scale_bar(ax, shape: tuple[int, int], pixel_size_nm: float | None) -> None:
+    """A white scale bar of a round length (about a fifth of the width) at the image's lower right."""
+    if not pixel_size_nm:
+        return
+    h, w = shape
+    target = 0.2 * w * pixel_size_nm
+    length = max((v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if v <= target), default=1)
+    bar, margin = length / pixel_size_nm, 0.05 * w
+    y = h - margin
+    ax.plot([w - margin - bar, w - margin], [y, y], color="white", lw=2.5, solid_capstyle="butt")
+    ax.text(w - margin - bar / 2, y - 0.03 * h, f"{length:g} nm", color="white", ha="center", va="bottom",
+            fontsize=6, fontweight="bold")
+
+
+def _fft_panel(ax, image: np.ndarray, pixel_size_nm: float | None, label: bool) -> None:
+    """The log power spectrum with frequency axes (um^-1 when the pixel size is known)."""
+    spectrum = _fft_image(image)
+    nyquist = 1000.0 / (2 * pixel_size_nm) if pixel_size_nm else 0.5
+    ax.imshow(spectrum, cmap="magma", vmin=np.percentile(spectrum, 5), vmax=np.percentile(spectrum, 99.9),
+              extent=[-nyquist, nyquist, -nyquist, nyquist], interpolation="nearest")
+    ax.tick_params(labelsize=6)
+    if label:
+        unit = "µm⁻¹" if pixel_size_nm else "cycles/px"
+        ax.set_xlabel(f"frequency ({unit})", fontsize=7)
+        ax.set_ylabel(f"frequency ({unit})", fontsize=7)
+        ax.text(0.04, 0.96, "ln |F|² (Hann window)", transform=ax.transAxes, color="white", fontsize=6,
+                ha="left", va="top")
+    else:
+        ax.set_xticklabels([])
+        ax.set_yticklabels([])
+
+
 def _mark_dips(ax, dips, x0=0):
     for d in dips:
         ax.axvspan(x0 + d - 1.5, x0 + d + 1.5, color="lightblue", alpha=0.5, lw=0)
@@ -111,15 +143,15 @@ def fig1(dcfi_raw: np.ndarray, slow_raw: np.ndarray, row_offset: int, slow_roi: 
     return fig
 
 
-def fig2(images: dict[str, np.ndarray], fov: str) -> plt.Figure:
-    """Image grid (rapid, DCFI, slow, DLF-DCFI, DLF-Slow, ...) each with its FFT spectrum."""
+def fig2(images: dict[str, np.ndarray], fov: str, pixel_size_nm: float | None = None) -> plt.Figure:
+    """Image grid (rapid, DCFI, slow, DLF-DCFI, DLF-Slow, ...) each with its FFT spectrum below."""
     names = list(images)
-    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 5.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 5.6), squeeze=False)
     for k, name in enumerate(names):
         _show(axes[0, k], images[name], f"({chr(97 + k)}) {name}")
-        spectrum = _fft_image(images[name])
-        _show(axes[1, k], spectrum, "FFT", cmap="magma", vmin=np.percentile(spectrum, 5),
-              vmax=np.percentile(spectrum, 99.9))
+        if k == 0:
+            _scale_bar(axes[0, k], images[name].shape, pixel_size_nm)
+        _fft_panel(axes[1, k], images[name], pixel_size_nm, label=k == 0)
     fig.suptitle(f"Test FOV {fov}, frame 0", fontsize=10)
     fig.tight_layout()
     return fig
@@ -163,10 +195,10 @@ def fig4(images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -
     names = list(images)
     fig, axes = plt.subplots(2, len(names) + 1, figsize=(2.6 * (len(names) + 1), 5.4), squeeze=False)
     for k, name in enumerate(names):
-        _show(axes[0, k], images[name], name)
-        spectrum = _fft_image(images[name])
-        _show(axes[1, k], spectrum, "FFT", cmap="magma", vmin=np.percentile(spectrum, 5),
-              vmax=np.percentile(spectrum, 99.9))
+        _show(axes[0, k], images[name], f"({chr(97 + k)}) {name}")
+        if k == 0:
+            _scale_bar(axes[0, k], images[name].shape, pixel_size_nm)
+        _fft_panel(axes[1, k], images[name], pixel_size_nm, label=k == 0)
     gs = axes[0, -1].get_gridspec()
     for ax in axes[:, -1]:
         ax.remove()
@@ -177,7 +209,7 @@ def fig4(images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -
         ax.plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=1, label=name)
     ax.set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "cycles/px")
     ax.set_ylabel("ln |F|²")
-    ax.set_title("FFT line profiles", fontsize=9)
+    ax.set_title(f"({chr(97 + len(names))}) FFT line profiles", fontsize=9)
     ax.legend(fontsize=7)
     fig.suptitle(f"Single-FOV training, tested on {fov}", fontsize=10)
     fig.tight_layout()
@@ -231,10 +263,8 @@ def crops(images: dict[str, np.ndarray], reference: str, pixel_size_nm: float | 
             continue
         _show(ax, images[names[k]][region], f"({chr(97 + k)}) {names[k]}", vmin=vmin, vmax=vmax)
         ax.title.set_fontsize(7)
-        if pixel_size_nm and k == 0:
-            bar = 20.0 / pixel_size_nm
-            ax.plot([size - 4 - bar, size - 4], [size - 5, size - 5], color="white", lw=2)
-            ax.text(size - 4 - bar / 2, size - 8, "20 nm", color="white", ha="center", va="bottom", fontsize=6)
+        if k == 0:
+            _scale_bar(ax, (size, size), pixel_size_nm)
     fig.suptitle(f"Test FOV {fov}, frame 0: rows {r}-{r + size}, columns {c}-{c + size} of the corrected grid",
                  fontsize=7)
     fig.tight_layout()

@@ -26,7 +26,7 @@ with log_to(snakemake.log[0]):
         fig = paper_figures.fig1(first_frame(snakemake.input.dcfi_raw), first_frame(snakemake.input.slow_raw),
                                  view["row_offset"], view["slow_roi"], images, fov)
     elif fig_id == "fig2":
-        fig = paper_figures.fig2(images, fov)
+        fig = paper_figures.fig2(images, fov, px)
     elif fig_id == "fig3":
         fig = paper_figures.fig3(pd.read_csv(snakemake.input.summary), images, px, fov)
     elif fig_id == "fig4":
