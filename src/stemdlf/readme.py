@@ -77,6 +77,7 @@ SECTIONS = {
     "results": (BEGIN, END),
     "speed": ("<!-- speed: benchmarks/results/speed.md -->", "<!-- end speed -->"),
     "recipe": ("<!-- recipe: benchmarks/results/recipe.md -->", "<!-- end recipe -->"),
+    "stress": ("<!-- stress: results/readme_results.md of a run with config/stress.yaml -->", "<!-- end stress -->"),
 }
 
 
@@ -95,7 +96,7 @@ def replace_block(readme: str, block: str, begin: str = BEGIN, end: str = END) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stemdlf.readme README.md results/readme_results.md [--section results|speed|recipe]``:
+    """``python -m stemdlf.readme README.md results/readme_results.md [--section results|speed|recipe|stress]``:
     paste a generated block into README between its markers."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("readme")
