@@ -111,7 +111,7 @@ def _dcfi(args: argparse.Namespace) -> int:
     options = DriftOptions(reference_frame=args.reference_frame)
     dcfi_fov(args.rapid, out, shifts, out.with_suffix(".normalisation.json"),
              args.pixel_size_nm or pixel_size_nm(args.rapid),
-             options, chunk=args.chunk)
+             options, chunk=args.chunk, progress=not args.quiet)
     print(f"wrote {out} and {shifts}")
     return 0
 
@@ -292,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-frame", type=_non_negative_int, default=0)
     p.add_argument("--chunk", type=_positive_int, default=64, help="frames read at a time")
     _add_pixel_size_option(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_dcfi)
 
     p = sub.add_parser("denoise", help="apply a trained filter (.keras) to every frame of a TIFF stack",

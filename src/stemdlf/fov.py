@@ -94,7 +94,7 @@ def normalise_fov(
 def dcfi_fov(
     rapid: str | Path, out_dcfi: str | Path, out_shifts: str | Path, out_json: str | Path,
     pixel_size_nm: float | None, options: DriftOptions = DriftOptions(), supplied: str | Path | None = None,
-    low_percentile: float = 0.0, high_percentile: float = 100.0, chunk: int = 64,
+    low_percentile: float = 0.0, high_percentile: float = 100.0, chunk: int = 64, progress: bool = False,
 ) -> np.ndarray:
     """DCFI of one FOV, min-max normalised to uint16, plus its per-frame shifts.
 
@@ -114,16 +114,28 @@ def dcfi_fov(
         Normalisation percentiles.
     chunk : int
         Frames read at a time.
+    progress : bool
+        Show a progress bar over the passes through the stack (tqdm).
 
     Returns
     -------
     numpy.ndarray
         The (frames, 2) shifts.
     """
+    from tqdm import tqdm
+
     n = tiff_info(rapid)[0][0]
     if options.reference_frame >= n:
         raise DataError(rapid, f"has {n} frames; dcfi.reference_frame {options.reference_frame} does not exist")
-    image, shifts = dcfi_chunked(lambda: iter_frames(rapid, chunk), options, integrate=supplied is None)
+    passes = 2 * max(1, options.iterations) + (supplied is None)  # templates and registrations, the final mean
+    with tqdm(total=passes * n, unit="frame", desc="DCFI", disable=not progress) as bar:
+
+        def chunks():
+            for frames in iter_frames(rapid, chunk):
+                yield frames
+                bar.update(len(frames))
+
+        image, shifts = dcfi_chunked(chunks, options, integrate=supplied is None)
     if supplied is not None:
         image = read_tiff(supplied).astype(np.float32)
     try:
