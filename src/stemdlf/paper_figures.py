@@ -125,6 +125,7 @@ def fig1(dcfi_raw: np.ndarray, slow_raw: np.ndarray, row_offset: int, slow_roi: 
         ax.plot(cols, data, color="C2", lw=1, label="rapid DCFI")
         ax.set_title(f"{title}, row {row + r0}", fontsize=9)
         ax.set_xlabel("column (px)")
+        ax.set_ylabel("intensity (0..65535)")
         ax.legend(fontsize=7)
     size = min(48, slow.shape[0], slow.shape[1])
     y0 = int(np.clip(row - size // 2, 0, slow.shape[0] - size))
@@ -132,14 +133,17 @@ def fig1(dcfi_raw: np.ndarray, slow_raw: np.ndarray, row_offset: int, slow_roi: 
     levels = np.linspace(np.percentile(slow, 2), np.percentile(slow, 98), 8)
     for k, name in enumerate(n for n in ("rapid", "DCFI", "BM3D", "slow") if n in corrected):
         ax = fig.add_subplot(grid[1, k])
+        letter = chr(ord("d") + k)
         crop = ndimage.gaussian_filter(corrected[name][y0:y0 + size, x0:x0 + size].astype(float), 0.5)
         ax.contour(crop, levels=levels, cmap="viridis", linewidths=0.8)
         ax.set_aspect("equal")
         ax.invert_yaxis()
-        ax.set_title(f"(d) {name}: contours, {size}x{size} px", fontsize=9)
+        ax.set_title(f"({letter}) {name}: contours, {size}x{size} px", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
+    fig.text(0.5, 0.01, f"(d-{letter}): {len(levels)} intensity levels from {levels[0]:.0f} to {levels[-1]:.0f} "
+             "(2nd-98th percentile of the slow scan), dark to bright: viridis", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
 
@@ -157,12 +161,19 @@ def fig2(images: dict[str, np.ndarray], fov: str, pixel_size_nm: float | None = 
     return fig
 
 
-def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -> plt.Figure:
-    """(a) mean PSNR with sd for every method; (b) line profiles with dips marked; (c) FFT line profiles."""
+def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str,
+         recommended: str | None = None) -> plt.Figure:
+    """(a) mean PSNR with sd for every method, coloured by family; (b) line profiles with dips marked;
+    (c) FFT line profiles."""
+    from .stats_figure import FAMILY_COLOURS, method_family
+
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     psnr = summary[summary["metric"] == "psnr"]
     ax = axes[0]
-    ax.bar(range(len(psnr)), psnr["mean"], yerr=psnr["sd"].fillna(0), color="C0", capsize=3)
+    colours = [FAMILY_COLOURS[method_family(str(m), recommended)] for m in psnr["method"]]
+    ax.bar(range(len(psnr)), psnr["mean"], yerr=psnr["sd"].fillna(0), color=colours, capsize=3)
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c, label=f) for f, c in FAMILY_COLOURS.items()
+                       if c in colours], fontsize=7, loc="upper left")
     ax.set_xticks(range(len(psnr)), psnr["method"].astype(str), rotation=60, ha="right", fontsize=8)
     ax.set_ylim(max(0, psnr["mean"].min() - 3), psnr["mean"].max() + 2)
     ax.set_ylabel("PSNR vs slow scan (dB)")
@@ -180,7 +191,7 @@ def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: fl
         axes[2].plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=1, label=name, color=color)
     axes[1].set_title(f"(b) line profiles, {fov} row {row} (dips: light blue)", fontsize=9)
     axes[1].set_xlabel("column (px)")
-    axes[1].set_ylabel("intensity")
+    axes[1].set_ylabel("intensity (0..65535)")
     axes[1].legend(fontsize=7)
     axes[2].set_title("(c) FFT line profiles (horizontal, Hanning)", fontsize=9)
     axes[2].set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "cycles/px")

@@ -28,7 +28,7 @@ with log_to(snakemake.log[0]):
     elif fig_id == "fig2":
         fig = paper_figures.fig2(images, fov, px)
     elif fig_id == "fig3":
-        fig = paper_figures.fig3(pd.read_csv(snakemake.input.summary), images, px, fov)
+        fig = paper_figures.fig3(pd.read_csv(snakemake.input.summary), images, px, fov, snakemake.params.recommended)
     elif fig_id == "fig4":
         fig = paper_figures.fig4(images, px, fov)
     elif fig_id == "stats":
