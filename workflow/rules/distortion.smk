@@ -104,7 +104,7 @@ rule compare_distortion:
         unpack(truth_files),
         estimates=expand("results/distortion/estimates/{estimator}/profile.csv", estimator=estimators()),
     output:
-        "results/distortion/comparison.csv",
+        report("results/distortion/comparison.csv", caption="../report/comparison.rst", category="Distortion"),
     params:
         code=code("compare_distortion.py"),
         estimators=estimators(),
