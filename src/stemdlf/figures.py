@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .distortion import Distortion  # noqa: E402
-from .filters import bandpass  # noqa: E402
-from .tiff import atomic_path  # noqa: E402
+from .distortion import Distortion
+from .filters import bandpass
+from .tiff import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd

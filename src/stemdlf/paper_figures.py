@@ -7,16 +7,13 @@ the workflow writes them with :func:`stemdlf.figures.save_figure`. Images are on
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import ndimage
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import ndimage  # noqa: E402
-
-from .filters import bandpass  # noqa: E402
-from .metrics import horizontal_spectrum  # noqa: E402
+from .filters import bandpass
+from .metrics import horizontal_spectrum
 
 __all__ = ["profile_row", "dislocation_dips", "detail_region", "fig1", "fig2", "fig3", "fig4", "fig5", "crops"]
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import warnings
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 __all__ = ["method_family", "FAMILY_COLOURS", "stats_figure"]
 

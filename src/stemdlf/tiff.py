@@ -9,6 +9,7 @@ interrupted job never leaves a half-written image behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import tempfile
@@ -32,8 +33,20 @@ __all__ = [
 ]
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process's umask, read once when first needed (not at import: setting it to read it
+    changes it for every thread for a moment). Linux reports it in /proc; elsewhere it is read by
+    setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def glob_escape(text: str) -> str:
@@ -85,7 +98,7 @@ def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield tmp_path
         os.replace(tmp_path, path)
