@@ -63,3 +63,14 @@ def test_fourier_bandpass_equals_the_difference_of_ndimage_gaussians(shape, sigm
     if background > 0:
         expected = expected - ndimage.gaussian_filter(image, background)
     assert np.abs(bandpass(image, smoothing, background) - expected).max() < 1e-9 * 65535
+
+
+def test_parabolic_offset_finds_the_vertex_of_a_parabola():
+    from stemdlf.filters import parabolic_offset
+
+    vertex = 0.3  # samples of -(x - 0.3)^2 at x = -1, 0, 1
+    left, centre, right = (-((x - vertex) ** 2) for x in (-1, 0, 1))
+    assert parabolic_offset(left, centre, right) == pytest.approx(vertex)
+    assert parabolic_offset(1.0, 0.0, 1.0) == 0.0  # a minimum: no offset
+    np.testing.assert_allclose(parabolic_offset(np.array([left, 1.0]), np.array([centre, 0.0]),
+                                                np.array([right, 1.0])), [vertex, 0.0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bandpass"]
+__all__ = ["bandpass", "parabolic_offset"]
 
 
 def _gaussian_transfer(sigma: float, n: int) -> np.ndarray:
@@ -57,3 +57,17 @@ def bandpass(image: np.ndarray, smoothing_px: float = 1.0, highpass_px: float = 
                                        _gaussian_transfer(highpass_px, w)[: w // 2 + 1])
     out = np.fft.irfft2(np.fft.rfft2(padded) * transfer, s=(h, w))
     return out[pad:pad + image.shape[0], pad:pad + image.shape[1]]
+
+
+def parabolic_offset(left, centre, right):
+    """Sub-sample offset of a peak from the parabola through three samples around it.
+
+    ``0.5 (left - right) / (left - 2 centre + right)`` where the curvature is negative (a
+    maximum), else 0; within -0.5..0.5 when ``centre`` is the largest of the three. Works on
+    scalars and arrays alike.
+    """
+    left, centre, right = (np.asarray(v, np.float64) for v in (left, centre, right))
+    den = left - 2 * centre + right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(den < 0, 0.5 * (left - right) / np.where(den < 0, den, -1.0), 0.0)
+    return offset if offset.ndim else float(offset)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .normalise import FULL_SCALE
+
 __all__ = ["MAX_I", "BAND", "psnr", "psnr_in_band", "ssim", "horizontal_spectrum", "noise_floor", "spectral_cutoff",
            "frame_metrics"]
 
-#: MAX_I of Eq. 1 (16-bit full scale).
-MAX_I = 65535.0
+#: MAX_I of Eq. 1 (16-bit full scale): the one full-scale constant, :data:`stemdlf.normalise.FULL_SCALE`.
+MAX_I = FULL_SCALE
 #: The paper's signal-intensity band (slow-scan intensities) for ``psnr_band``.
 BAND = (20000.0, 40000.0)
 #: Largest departure (natural-log units of power, i.e. a factor e) of a method's horizontal

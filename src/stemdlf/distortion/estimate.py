@@ -34,7 +34,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import CubicSpline, make_smoothing_spline
 
-from ..filters import bandpass
+from ..filters import bandpass, parabolic_offset
 from .profile import Distortion, psnr_db, zncc
 from .view import ViewMatch, linear_columns, match_view
 
@@ -208,10 +208,7 @@ def dp_profile(view_matched: np.ndarray, slow: np.ndarray, window: int = 4, max_
     y = path.astype(np.float64)
     inner = (path > 0) & (path < w_r - 1)
     xs = np.flatnonzero(inner)
-    left, mid, right = sim[xs, path[xs] - 1], sim[xs, path[xs]], sim[xs, path[xs] + 1]
-    den = left - 2 * mid + right
-    ok = den < 0
-    y[xs[ok]] += np.clip(0.5 * (left[ok] - right[ok]) / den[ok], -0.5, 0.5)
+    y[xs] += np.clip(parabolic_offset(sim[xs, path[xs] - 1], sim[xs, path[xs]], sim[xs, path[xs] + 1]), -0.5, 0.5)
     # Smooth, GCV-chosen penalised spline; weights favour confident matches.
     conf = np.clip(sim[np.arange(w_s), path], 1e-3, None)
     x = np.arange(w_s, dtype=np.float64)
@@ -238,9 +235,7 @@ def refine_row_offset(dcfi: np.ndarray, slow: np.ndarray, rapid_x: np.ndarray, m
     scores = np.asarray(scores)
     i = int(np.argmax(scores))
     if 0 < i < len(scores) - 1:
-        left, centre, right = scores[i - 1:i + 2]
-        den = left - 2 * centre + right
-        return float(i - m + (0.5 * (left - right) / den if den < 0 else 0.0))
+        return float(i - m + parabolic_offset(*scores[i - 1:i + 2]))
     return float(i - m)
 
 

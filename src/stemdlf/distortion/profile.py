@@ -17,16 +17,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..metrics import psnr
 from ..resample import resample_separable
 from ..tiff import atomic_path
 
 __all__ = ["Distortion", "compare_to_truth", "psnr_db", "zncc"]
 
 
-def psnr_db(a: np.ndarray, b: np.ndarray, max_value: float = 65535.0) -> float:
-    """PSNR of the paper's Eq. 1, ``10 log10(MAX^2 / MSE)``, in dB."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(max_value**2 / mse)
+def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of the paper's Eq. 1 in dB (:func:`stemdlf.metrics.psnr`, the project's one PSNR)."""
+    return psnr(a, b)
 
 
 def zncc(a: np.ndarray, b: np.ndarray) -> float:

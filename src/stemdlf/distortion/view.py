@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.feature import match_template
 
-from ..filters import bandpass
+from ..filters import bandpass, parabolic_offset
 
 __all__ = ["ViewMatch", "match_view", "linear_columns"]
 
@@ -55,9 +55,7 @@ def _peak_1d(scores: np.ndarray) -> tuple[float, float]:
     """Sub-pixel position (parabolic fit) and height of the maximum of a 1-D score curve."""
     i = int(np.argmax(scores))
     if 0 < i < len(scores) - 1:
-        a, b, c = scores[i - 1], scores[i], scores[i + 1]
-        den = a - 2 * b + c
-        return (i + 0.5 * (a - c) / den if den < 0 else float(i)), float(b)
+        return i + parabolic_offset(scores[i - 1], scores[i], scores[i + 1]), float(scores[i])
     return float(i), float(scores[i])
 
 
