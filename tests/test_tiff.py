@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import tifffile
 
+from stemdlf.atomic import atomic_path
 from stemdlf.errors import DataError
-from stemdlf.tiff import atomic_path, iter_frames, pixel_size_nm, read_tiff, tiff_info, write_tiff
+from stemdlf.tiff import iter_frames, pixel_size_nm, read_tiff, tiff_info, write_tiff
 
 
 def test_write_records_pixel_size_for_imagej(tmp_path):
@@ -80,7 +81,7 @@ def test_sigterm_leaves_no_temporary_file_and_a_killed_writers_leftover_is_swept
     import sys
 
     out = tmp_path / "out.tif"
-    script = (f"import time\nfrom stemdlf.tiff import atomic_path, terminate_as_exit\n"
+    script = (f"import time\nfrom stemdlf.atomic import atomic_path, terminate_as_exit\n"
               f"with terminate_as_exit(), atomic_path({str(out)!r}) as tmp:\n"
               f"    tmp.write_bytes(b'x' * 1000)\n    print('writing', flush=True)\n    time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)

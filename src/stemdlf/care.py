@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .patches import TrainingPair
-from .tiff import atomic_path
 
 __all__ = ["PERCENTILES", "care_patches", "target_range", "train_care", "load_care", "care_denoise"]
 

@@ -329,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input exits with status 2 and a one-line message naming the file."""
+    from .atomic import terminate_as_exit
     from .logs import native_messages_discarded
-    from .tiff import terminate_as_exit
 
     args = build_parser().parse_args(argv)
     quiet_native = contextlib.nullcontext() if args.verbose else native_messages_discarded()

@@ -99,7 +99,7 @@ def summary_markdown(summary: pd.DataFrame, metrics: tuple[str, ...] = ("psnr", 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
     """Write a CSV atomically."""
-    from .tiff import atomic_path
+    from .atomic import atomic_path
 
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .atomic import atomic_path
 from .distortion import Distortion
 from .filters import bandpass
-from .tiff import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd

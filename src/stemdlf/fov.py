@@ -8,7 +8,6 @@ without Snakemake.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,28 +15,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_path, write_json
 from .dcfi import DriftOptions, dcfi_chunked
 from .errors import DataError
 from .normalise import MinMax, apply_minmax, fit_minmax
-from .tiff import atomic_path, iter_frames, read_tiff, tiff_info, write_tiff
+from .tiff import iter_frames, read_tiff, tiff_info, write_tiff
 
 if TYPE_CHECKING:
     from .distortion import Distortion, DistortionOptions
 
-__all__ = ["full_roi", "stack_minmax", "normalise_fov", "dcfi_fov", "write_json", "estimate_distortion_from_files",
+__all__ = ["full_roi", "stack_minmax", "normalise_fov", "dcfi_fov", "estimate_distortion_from_files",
            "register_fovs_from_files", "correct_fov"]
 
 
 def full_roi(shape: tuple[int, ...]) -> list[int]:
     """``slow_roi`` [row0, row1, col0, col1] covering a whole (.., H, W) slow-scan grid."""
     return [0, int(shape[-2]), 0, int(shape[-1])]
-
-
-def write_json(path: str | Path, data: dict) -> Path:
-    """Write a JSON file atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-    return Path(path)
 
 
 def stack_minmax(path: str | Path, low_percentile: float = 0.0, high_percentile: float = 100.0,

@@ -75,7 +75,7 @@ def log_to(path: str | Path | None) -> Iterator[logging.Logger]:
     logging.Logger
         The ``stemdlf`` logger.
     """
-    from .tiff import terminate_as_exit
+    from .atomic import terminate_as_exit
 
     logger = logging.getLogger("stemdlf")
     logger.setLevel(logging.INFO)

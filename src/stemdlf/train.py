@@ -26,9 +26,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_path
 from .normalise import INPUT_SCALINGS
 from .patches import AUGMENTATIONS, TrainingPair, sample_patches
-from .tiff import atomic_path
 from .unet import UNetSettings, build_unet
 
 __all__ = ["TrainingSettings", "train_model", "HISTORY_COLUMNS", "LOSSES", "LR_SCHEDULES", "model_card_path",

@@ -1,8 +1,8 @@
 """Tune one baseline on a test FOV for the best PSNR and apply it to the evaluated frames (rule baseline_fov)."""
 import numpy as np
 
+from stemdlf.atomic import write_json
 from stemdlf.baselines import apply_baseline, tune
-from stemdlf.fov import write_json
 from stemdlf.logs import log_to
 from stemdlf.tiff import pixel_size_nm, read_tiff, write_tiff
 

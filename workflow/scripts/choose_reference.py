@@ -1,6 +1,6 @@
 """Choose the reference FOV for distortion estimation (rule choose_reference)."""
+from stemdlf.atomic import write_json
 from stemdlf.distortion import heterogeneity_score
-from stemdlf.fov import write_json
 from stemdlf.logs import log_to
 from stemdlf.tiff import read_tiff
 

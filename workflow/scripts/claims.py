@@ -1,9 +1,9 @@
 """Whether the paper's claims hold on this run, with the numbers (rule claims)."""
 import pandas as pd
 
+from stemdlf.atomic import atomic_path
 from stemdlf.claims import check_claims, claims_markdown
 from stemdlf.logs import log_to
-from stemdlf.tiff import atomic_path
 
 with log_to(snakemake.log[0]) as log:
     claims = check_claims(pd.read_csv(snakemake.input.summary), snakemake.params.dlf_slow, snakemake.params.dlf_dcfi,

@@ -2,9 +2,10 @@
 for the baselines (rule noise_model)."""
 import numpy as np
 
+from stemdlf.atomic import atomic_path
 from stemdlf.baselines import estimate_scan_psf, fit_tone_curve, noise_psd
 from stemdlf.logs import log_to
-from stemdlf.tiff import atomic_path, read_tiff
+from stemdlf.tiff import read_tiff
 
 with log_to(snakemake.log[0]) as log:
     stacks = [read_tiff(path).astype(np.float32) for path in snakemake.input.rapid]

@@ -3,9 +3,9 @@ import json
 
 import pandas as pd
 
+from stemdlf.atomic import atomic_path
 from stemdlf.logs import log_to
 from stemdlf.readme import results_block
-from stemdlf.tiff import atomic_path
 
 with log_to(snakemake.log[0]):
     training = {}

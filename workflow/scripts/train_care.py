@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from stemdlf.atomic import write_json  # noqa: E402
 from stemdlf.care import target_range, train_care  # noqa: E402
-from stemdlf.fov import write_json  # noqa: E402
 from stemdlf.logs import log_to  # noqa: E402
 from stemdlf.patches import training_pairs  # noqa: E402
 

@@ -3,7 +3,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from stemdlf.fov import write_json  # noqa: E402
+from stemdlf.atomic import write_json  # noqa: E402
 from stemdlf.logs import log_to  # noqa: E402
 from stemdlf.patches import training_pairs  # noqa: E402
 from stemdlf.train import TrainingSettings, train_model  # noqa: E402

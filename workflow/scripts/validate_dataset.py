@@ -1,8 +1,8 @@
 """Validate a dataset folder from its TIFF headers (rule validate_dataset)."""
 import dataclasses
 
+from stemdlf.atomic import write_json
 from stemdlf.dataset import validate_dataset
-from stemdlf.fov import write_json
 from stemdlf.logs import log_to
 
 with log_to(snakemake.log[0]) as log:

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_path
 from ..errors import DataError
 from ..metrics import psnr
 from ..resample import resample_separable
-from ..tiff import atomic_path
 
 __all__ = ["Distortion", "compare_to_truth", "psnr_db", "zncc"]
 

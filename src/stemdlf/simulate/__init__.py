@@ -28,7 +28,8 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
-from ..tiff import atomic_path, write_tiff
+from ..atomic import atomic_path
+from ..tiff import write_tiff
 from .detector import adc_transfer, count_electrons, electrons_per_us, registration_delay_px, time_response
 from .params import AcquisitionParams, SimulatorParams, from_dict, to_dict
 from .scan import mean_rapid_pitch, rapid_columns, sample_drift, true_distortion_profile
