@@ -92,10 +92,10 @@ def test_editing_a_library_module_reruns_the_jobs_that_import_it_and_no_other(ti
     with open(edited / "stemdlf" / "metrics.py", "a") as f:
         f.write("\n# an edit\n")
     jobs = planned(snakemake(tiny_run, "-n", env=env))
-    # what computes and tabulates metrics, and the baselines, tuned by PSNR
-    assert jobs["metrics_method"] >= 1 and jobs["tables"] == 1 and jobs["baseline_fov"] >= 1
+    # what computes and tabulates the metrics and draws the figures that use them (their spectra)
+    assert jobs["metrics_method"] >= 1 and jobs["tables"] == 1 and jobs["figure"] >= 1
     assert not {"simulate_fov", "normalise_fov", "dcfi_fov", "correct_fov", "train_variant", "train_care",
-                "denoise_variant", "estimate_distortion"} & set(jobs)  # nothing that does not import it
+                "denoise_variant", "estimate_distortion", "baseline_fov", "noise_model"} & set(jobs)
 
 
 def test_distortion_outputs(tiny_run):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .metrics import MAX_I, psnr
+from .psnr import MAX_I, psnr
 
 __all__ = ["BASELINES", "GRIDS", "Tuned", "noise_psd", "estimate_scan_psf", "fit_tone_curve", "apply_tone_curve",
            "tune", "make_filter", "apply_baseline"]

@@ -9,42 +9,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .normalise import FULL_SCALE
+from .psnr import MAX_I, psnr
 
 __all__ = ["MAX_I", "BAND", "psnr", "psnr_in_band", "ssim", "horizontal_spectrum", "noise_floor", "spectral_cutoff",
            "frame_metrics"]
 
-#: MAX_I of Eq. 1 (16-bit full scale): the one full-scale constant, :data:`stemdlf.normalise.FULL_SCALE`.
-MAX_I = FULL_SCALE
 #: The paper's signal-intensity band (slow-scan intensities) for ``psnr_band``.
 BAND = (20000.0, 40000.0)
 #: Largest departure (natural-log units of power, i.e. a factor e) of a method's horizontal
 #: spectrum from the slow scan's that still counts as "agreeing" (see :func:`spectral_cutoff`).
 SPECTRAL_TOLERANCE = 1.0
-
-
-def psnr(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """PSNR of Eq. 1, ``10 log10(MAX_I**2 / MSE)`` with MAX_I = 65535, in dB.
-
-    Parameters
-    ----------
-    image, reference : numpy.ndarray
-        Same shape, 0..65535 scale.
-    mask : numpy.ndarray of bool, optional
-        Pixels over which the MSE is taken (all when None).
-
-    Returns
-    -------
-    float
-        dB; ``inf`` for identical images, ``nan`` for an empty mask.
-    """
-    diff = np.asarray(image, np.float64) - np.asarray(reference, np.float64)
-    if mask is not None:
-        diff = diff[mask]
-    if diff.size == 0:
-        return float("nan")
-    mse = float(np.mean(diff**2))
-    return float("inf") if mse == 0 else float(10 * np.log10(MAX_I**2 / mse))
 
 
 def psnr_in_band(image: np.ndarray, reference: np.ndarray, band: tuple[float, float] = BAND) -> tuple[float, float]:

@@ -197,7 +197,6 @@ rule figure:
         code=code("figure.py"),
         fov=SPLIT["test"][0],
         labels=figure_labels,
-        methods=METHODS + ["slow"],
         recommended=role("recommended"),
     log:
         "logs/figures/{fig}.log",

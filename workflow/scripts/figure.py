@@ -34,8 +34,9 @@ with log_to(snakemake.log[0]):
     elif fig_id == "stats":
         from stemdlf.stats_figure import stats_figure
 
-        fig = stats_figure(pd.read_csv(snakemake.input.metrics), list(snakemake.params.methods),
-                           snakemake.params.recommended)
+        metrics = pd.read_csv(snakemake.input.metrics)
+        # the methods in the tables' order (not a param: a reordered config must not redraw figures)
+        fig = stats_figure(metrics, list(dict.fromkeys(metrics["method"].astype(str))), snakemake.params.recommended)
     elif fig_id == "crops":
         reference = "slow"
         if "truth" in snakemake.input.keys():

@@ -18,14 +18,14 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..errors import DataError
-from ..metrics import psnr
+from ..psnr import psnr
 from ..resample import resample_separable
 
 __all__ = ["Distortion", "compare_to_truth", "psnr_db", "zncc"]
 
 
 def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR of the paper's Eq. 1 in dB (:func:`stemdlf.metrics.psnr`, the project's one PSNR)."""
+    """PSNR of the paper's Eq. 1 in dB (:func:`stemdlf.psnr.psnr`, the project's one PSNR)."""
     return psnr(a, b)
 
 
