@@ -290,7 +290,8 @@ def test_evaluation_outputs_and_report(tiny_run):
         assert (tiny_run / f"results/figures/{fig}.pdf").stat().st_size > 0
     snakemake(tiny_run, "--report", "results/report.html")
     html = (tiny_run / "results/report.html").read_text(errors="replace")
-    assert "fig3.png" in html and "claims.md" in html
+    assert "fig3.png" in html and "claims.md" in html and "stats.png" in html
+    assert "How to read it" in html  # the landing page (workflow/report/workflow.rst)
 
 
 def test_a_killed_training_resumes_when_the_workflow_is_rerun(tiny_run):
