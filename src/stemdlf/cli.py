@@ -124,7 +124,6 @@ def _denoise_follow(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .dcfi import estimate_drift, register_to_template, shift_frames
-    from .denoise import Denoiser
     from .live import filter_stream, watch_folder
     from .normalise import apply_minmax, fit_minmax
     from .tiff import write_tiff
@@ -134,10 +133,7 @@ def _denoise_follow(args: argparse.Namespace) -> int:
         raise DataError(folder, "--follow takes the folder the acquisition writes frames into")
     if out.resolve() == folder.resolve():
         raise DataError(out, "is the input folder; choose another output folder (inputs are never overwritten)")
-    try:
-        denoiser = Denoiser(args.model, 1, tile=args.tile)
-    except ValueError as err:
-        raise DataError(args.model, str(err)) from err
+    denoiser = _load_denoiser(args, batch_size=1)
     stream = watch_folder(folder, idle_timeout_s=args.idle_timeout)
     # the first frames set what needs more than one frame: the min-max and the alignment template
     warm = list(itertools.islice(stream, args.warmup))
@@ -174,6 +170,16 @@ def _denoise_follow(args: argparse.Namespace) -> int:
     print(f"wrote {count} frames to {out}; latency median {1e3 * statistics.median(latencies):.0f} ms, "
           f"max {1e3 * max(latencies):.0f} ms; {count / wall if wall else float('nan'):.1f} frames/s")
     return 0
+
+
+def _load_denoiser(args: argparse.Namespace, batch_size: int):
+    """The filter, before any work; a tile too small for its receptive field is a one-line error."""
+    from .denoise import Denoiser
+
+    try:
+        return Denoiser(args.model, batch_size, tile=args.tile)
+    except ValueError as err:
+        raise DataError(args.model, str(err)) from err
 
 
 def _load_distortion(folder: str | Path, frame_shape: tuple[int, ...]):
@@ -214,12 +220,8 @@ def _denoise(args: argparse.Namespace) -> int:
         transform = stack_minmax(args.input, args.low_percentile, args.high_percentile, chunk=args.chunk)
         steps.append(lambda frames, start: apply_minmax(frames, transform))
     metadata = {"model": Path(args.model).name}
-    from .denoise import Denoiser
 
-    try:  # the filter (and a tile too small for its receptive field) before any work
-        denoiser = Denoiser(args.model, args.batch_size, tile=args.tile)
-    except ValueError as err:
-        raise DataError(args.model, str(err)) from err
+    denoiser = _load_denoiser(args, batch_size=args.batch_size)
     shifts = None
     if denoiser.input_frames > 1 and len(shape) == 3:
         # a multi-frame filter needs aligned frames: register them first, as DCFI does
