@@ -77,6 +77,7 @@ SECTIONS = {
     "results": (BEGIN, END),
     "speed": ("<!-- speed: benchmarks/results/speed.md -->", "<!-- end speed -->"),
     "recipe": ("<!-- recipe: benchmarks/results/recipe.md -->", "<!-- end recipe -->"),
+    "threads": ("<!-- threads: benchmarks/results/threads.md -->", "<!-- end threads -->"),
     "stress": ("<!-- stress: results/readme_results.md of a run with config/stress.yaml -->", "<!-- end stress -->"),
 }
 

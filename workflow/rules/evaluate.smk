@@ -70,7 +70,9 @@ rule train_care:
         max_patches=config["evaluate"]["care"]["max_patches"],
         # CSBDeep's scratch folder (its logs and per-epoch weights), outside the outputs.
         work="results/checkpoints/CARE",
-    threads: 4
+    # One thread: the default U-Net gains little from a second one, so on a small machine two
+    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    threads: 1
     resources:
         mem_mb=lambda wc: care_mb(),
     log:
@@ -95,7 +97,9 @@ rule denoise_care:
         code=code("denoise_care.py"),
         fovs=SPLIT["test"],
         frames=eval_frames(),
-    threads: 4
+    # One thread: the default U-Net gains little from a second one, so on a small machine two
+    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    threads: 1
     resources:
         mem_mb=lambda wc: frames_mb("multi", copies=4),
     log:
@@ -152,6 +156,8 @@ rule claims:
     input:
         summary="results/tables/summary.csv",
         metrics="results/tables/metrics.csv",
+        single_training=expand("results/models/{variant}/training.json", variant=single_fov_variants()),
+        single_history=expand("results/models/{variant}/history.csv", variant=single_fov_variants()),
     output:
         report("results/claims.md", caption="../report/claims.rst", category="Claims"),
     params:

@@ -19,7 +19,9 @@ rule train_variant:
         settings=training_params,
         # Per-epoch checkpoints live outside the declared outputs, so a killed job resumes.
         checkpoint="results/checkpoints/{variant}",
-    threads: 4
+    # One thread: the default U-Net gains little from a second one, so on a small machine two
+    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    threads: 1
     resources:
         mem_mb=training_mb,
     log:
@@ -60,7 +62,9 @@ rule denoise_variant:
         corrected=lambda wc: variant(wc.variant)["corrected"],
         batch_size=config["denoise"]["batch_size"],
         chunk_frames=config["dcfi"]["chunk_frames"],
-    threads: 4
+    # One thread: the default U-Net gains little from a second one, so on a small machine two
+    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    threads: 1
     resources:
         mem_mb=lambda wc: frames_mb("multi", copies=4),
     log:

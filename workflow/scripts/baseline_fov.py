@@ -12,10 +12,11 @@ with log_to(snakemake.log[0]) as log:
     frames = read_tiff(snakemake.input.rapid)[: snakemake.params.frames]
     slow = read_tiff(snakemake.input.slow)
     tone = noise["tone"] if snakemake.params.tone_match else None
-    tuned = tune(method, frames[0], slow, snakemake.params.search_crop_px, noise["psd"], noise["psf"], tone)
+    tuned = tune(method, frames[0], slow, snakemake.params.search_crop_px, noise["psd"], noise["psf"], tone,
+                 threads=snakemake.threads)
     log.info("%s on %s: parameter %s (PSNR on the tuning crop: %s)", method, snakemake.wildcards.fov,
              tuned.parameter, {k: round(v, 2) for k, v in tuned.scores.items()})
-    out = apply_baseline(method, frames, tuned.parameter, noise["psd"], noise["psf"], tone)
+    out = apply_baseline(method, frames, tuned.parameter, noise["psd"], noise["psf"], tone, threads=snakemake.threads)
     write_tiff(snakemake.output.image, out, pixel_size_nm(snakemake.input.rapid),
                metadata={"method": method, "parameter": tuned.parameter,
                          "tone_matched": int(bool(snakemake.params.tone_match))})

@@ -1,14 +1,21 @@
 """Whether the paper's claims hold on this run, with the numbers (rule claims)."""
+import json
+
 import pandas as pd
 
 from stemdlf.atomic import atomic_path
-from stemdlf.claims import check_claims, claims_markdown
+from stemdlf.claims import check_claims, claims_markdown, single_fov_budget
 from stemdlf.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
+    single = list(snakemake.params.single_fov)
+    budget = single_fov_budget(
+        {v: json.loads(open(f).read()) for v, f in zip(single, snakemake.input.single_training)},
+        {v: pd.read_csv(f) for v, f in zip(single, snakemake.input.single_history)},
+    ) if single else ""
     claims = check_claims(pd.read_csv(snakemake.input.summary), snakemake.params.dlf_slow, snakemake.params.dlf_dcfi,
-                          list(snakemake.params.single_fov), recommended=snakemake.params.recommended,
-                          metrics=pd.read_csv(snakemake.input.metrics))
+                          single, recommended=snakemake.params.recommended,
+                          metrics=pd.read_csv(snakemake.input.metrics), single_fov_training=budget)
     text = claims_markdown(claims)
     log.info("\n%s", text)
     with atomic_path(snakemake.output[0]) as tmp:

@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from stemdlf.threads import limit_cpu_threads  # noqa: E402
+
+limit_cpu_threads(snakemake.threads)  # before Keras is imported: the threads this job was given
+
 from stemdlf.atomic import write_json  # noqa: E402
 from stemdlf.care import target_range, train_care  # noqa: E402
 from stemdlf.logs import log_to  # noqa: E402
