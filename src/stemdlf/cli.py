@@ -4,8 +4,11 @@
 
     stemdlf simulate OUT_DIR [--config FILE ...] [--dataset multi|single] [--seed N]
     stemdlf validate DATASET_DIR [--min-fovs N]
+    stemdlf convert DATASET_DIR --fov ID --rapid SERIES.emd --slow SLOW.emd [--detector NAME]
     stemdlf dcfi RAPID.tif -o DCFI.tif [--shifts SHIFTS.csv]
     stemdlf denoise MODEL.keras INPUT.tif -o OUTPUT.tif [--normalise] [--distortion DIR]
+
+``dcfi`` and ``denoise`` also take a microscope file (Velox .emd, .dm3/.dm4, .ser) as input.
 """
 
 from __future__ import annotations
@@ -95,7 +98,61 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    import logging
+
+    from .microscope import convert_fov
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    folder = convert_fov(args.dataset_dir, args.fov, args.rapid, args.slow, detector=args.detector,
+                         pixel_size_nm=args.pixel_size_nm, name=args.name, dcfi=args.dcfi)
+    print(f"wrote {folder}; check the dataset with: stemdlf validate {args.dataset_dir}")
+    return 0
+
+
+@contextlib.contextmanager
+def _microscope_input(args: argparse.Namespace, attr: str, min_frames: int = 1):
+    """Within the block, ``args.<attr>`` names a calibrated uint16 TIFF of the microscope file it named.
+
+    A TIFF input (or any other file) is left as it is; ``--detector`` is for microscope files only.
+    """
+    import tempfile
+
+    from .microscope import FORMATS
+
+    path = getattr(args, attr)
+    if Path(path).suffix.lower() not in FORMATS:
+        if args.detector:
+            raise DataError(path, "--detector chooses among the images of a microscope file; this is not one")
+        yield
+        return
+    from .microscope import read_microscope, to_uint16
+    from .tiff import write_tiff
+
+    image = read_microscope(path, args.detector)
+    if len(image.frames) < min_frames:
+        raise DataError(path, f"holds {len(image.frames)} frame(s); this needs a series of at least {min_frames}")
+    frames = to_uint16(image.frames, str(path))
+    with tempfile.TemporaryDirectory(prefix="stemdlf-") as tmp:
+        tif = Path(tmp) / f"{Path(path).stem}.tif"
+        write_tiff(tif, frames if len(frames) > 1 else frames[0], image.pixel_size_nm,
+                   metadata={"source": Path(path).name})
+        setattr(args, attr, str(tif))
+        try:
+            yield
+        finally:
+            setattr(args, attr, path)
+
+
 def _dcfi(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
+    _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")])
+    with _microscope_input(args, "rapid", min_frames=2):
+        return _dcfi_tiff(args)
+
+
+def _dcfi_tiff(args: argparse.Namespace) -> int:
     from .dcfi import DriftOptions
     from .fov import dcfi_fov
     from .inputs import check_stack
@@ -103,7 +160,6 @@ def _dcfi(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
-    _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")])
     shape, _ = check_stack(args.rapid, "rapid-scan stack", ndims=(3,), min_frames=2)
     if args.reference_frame >= shape[0]:
         raise DataError(args.rapid, f"has {shape[0]} frames; --reference-frame {args.reference_frame} "
@@ -200,10 +256,15 @@ def _load_distortion(folder: str | Path, frame_shape: tuple[int, ...]):
 def _denoise(args: argparse.Namespace) -> int:
     if args.follow:
         return _denoise_follow(args)
+    _refuse_overwriting([args.input, args.model], [args.output])
+    with _microscope_input(args, "input"):
+        return _denoise_file(args)
+
+
+def _denoise_file(args: argparse.Namespace) -> int:
     from .denoise import denoise_stack
     from .inputs import check_stack, value_range
 
-    _refuse_overwriting([args.input, args.model], [args.output])
     shape, dtype = check_stack(args.input, "frame stack", ndims=(2, 3))
     if not args.normalise and dtype.kind == "f":
         low, high, _ = value_range(args.input)
@@ -287,8 +348,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-fovs", type=_positive_int, default=1)
     p.set_defaults(func=_validate)
 
+    p = sub.add_parser("convert", help="write microscope files (Velox .emd, .dm3/.dm4, .ser) as one FOV of a dataset",
+                       description="Read a rapid-scan frame series and its slow scan from microscope files and "
+                       "write them as one FOV in the data-contract layout (fovs/<fov>/rapid.tif, slow.tif, "
+                       "uint16, calibrated), with dataset.yaml (pixel size, dwell times) from the files' metadata. "
+                       'Needs RosettaSciIO: pip install "stemdlf[io]". Nothing is overwritten.',
+                       epilog="Example: stemdlf convert mydata --fov fov000 --rapid series.emd --slow slow.emd "
+                       "--detector HAADF")
+    p.add_argument("dataset_dir", help="dataset folder to write into (created if absent)")
+    p.add_argument("--fov", required=True, help="FOV id, the folder name (e.g. fov000)")
+    p.add_argument("--rapid", required=True, help="the rapid-scan frame series (two or more frames)")
+    p.add_argument("--slow", required=True, help="the slow scan of the same view (one frame)")
+    p.add_argument("--detector", help="which detector's images, where a file holds several (e.g. HAADF)")
+    p.add_argument("--pixel-size-nm", type=_positive_float, metavar="NM",
+                   help="pixel size where the files carry none (or a wrong one)")
+    p.add_argument("--dcfi", help="the microscope's DCFI of the series (default: the rapid file's DCFI image, if "
+                   "Velox stored one there; otherwise the workflow computes it)")
+    p.add_argument("--name", help="dataset name in a new dataset.yaml (default: the folder's name)")
+    p.set_defaults(func=_convert)
+
     p = sub.add_parser("dcfi", help="drift-corrected frame integration of a rapid-scan stack")
-    p.add_argument("rapid", help="uint16 (frames, H, W) TIFF")
+    p.add_argument("rapid", help="uint16 (frames, H, W) TIFF, or a microscope frame series (.emd, .dm3/.dm4, .ser)")
+    p.add_argument("--detector", help="which detector's images, where a microscope file holds several (e.g. HAADF)")
     p.add_argument("-o", "--output", required=True, help="DCFI TIFF to write (normalised to 0..65535)")
     p.add_argument("--shifts", help="per-frame shifts CSV (default: OUTPUT.shifts.csv)")
     p.add_argument("--reference-frame", type=_non_negative_int, default=0)
@@ -302,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "expects what it was trained on: min-max normalised frames (--normalise does this for a "
                        "raw stack) in slow-scan geometry (--distortion applies the workflow's profile).")
     p.add_argument("model", help="trained filter, e.g. results/models/DLF-Slow/model.keras")
-    p.add_argument("input", help="(frames, H, W) or (H, W) TIFF")
+    p.add_argument("input", help="(frames, H, W) or (H, W) TIFF, or a microscope file (.emd, .dm3/.dm4, .ser)")
+    p.add_argument("--detector", help="which detector's images, where a microscope file holds several (e.g. HAADF)")
     p.add_argument("-o", "--output", required=True, help="float32 TIFF to write (0..65535 scale)")
     p.add_argument("--normalise", action="store_true", help="min-max normalise the raw stack first (as the workflow)")
     p.add_argument("--low-percentile", type=float, default=0.0, help="with --normalise (default 0)")

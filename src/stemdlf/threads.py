@@ -12,7 +12,6 @@ imported; numpy's BLAS is limited by Snakemake itself (``OMP_NUM_THREADS`` and f
 from __future__ import annotations
 
 import os
-import sys
 
 __all__ = ["limit_cpu_threads"]
 
@@ -25,8 +24,9 @@ def limit_cpu_threads(n: int) -> None:
     Parameters
     ----------
     n : int
-        Threads for the backend's operations (TensorFlow's intra- and inter-op pools, PyTorch's
-        and OpenMP's pools; JAX/XLA runs its CPU kernels on one thread when ``n`` is 1).
+        Threads for the backend's operations: TensorFlow's intra- and inter-op pools;
+        ``OMP_NUM_THREADS``, which PyTorch reads when it is imported; JAX/XLA runs its CPU
+        kernels on one thread when ``n`` is 1.
     """
     if n < 1:
         raise ValueError(f"threads must be at least 1, got {n}")
@@ -45,7 +45,3 @@ def limit_cpu_threads(n: int) -> None:
         except RuntimeError as err:  # the runtime is running: its pools are sized already
             raise RuntimeError("limit_cpu_threads() must be called before TensorFlow runs its first operation"
                                ) from err
-    elif backend == "torch" or "torch" in sys.modules:
-        import torch
-
-        torch.set_num_threads(n)
