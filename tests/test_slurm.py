@@ -153,6 +153,8 @@ def _test_profile(workdir: Path) -> Path:
     profile["default-resources"].pop("slurm_account")
     profile.update({"slurm-no-account": True, "slurm-status-command": "squeue",
                     "slurm-init-seconds-before-status-checks": 2, "max-threads": os.cpu_count()})
+    # the local run's thread counts (one per training and denoising job), so that float32 trainings match it
+    profile["set-threads"] = {rule: 1 for rule in profile["set-threads"]}
     out = workdir / "test-profile"
     out.mkdir()
     (out / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))

@@ -327,9 +327,6 @@ def test_a_workflow_stopped_by_sigterm_mid_training_leaves_no_partial_files_and_
 
     import pandas as pd
 
-    from stemdlf.patches import training_pairs
-    from stemdlf.train import TrainingSettings, train_model
-
     workdir = copy_workflow(tmp_path / "wf")
     trim_workflow(workdir, ["DLF-Slow"], ["Gaussian"])
     tiny = yaml.safe_load((workdir / "tiny.yaml").read_text())
@@ -360,14 +357,24 @@ def test_a_workflow_stopped_by_sigterm_mid_training_leaves_no_partial_files_and_
     assert not (workdir / "results/checkpoints/DLF-Slow").exists()
     assert not [p for p in workdir.rglob("*") if ".part" in p.name]
 
-    summary = json.loads((workdir / "results/models/DLF-Slow/training.json").read_text())
-    settings = TrainingSettings.from_dict(summary["settings"])
-    fovs = summary["fovs"]
-    pairs = training_pairs([workdir / f"results/corrected/multi/{f}/rapid.tif" for f in fovs],
-                           [workdir / f"results/corrected/multi/{f}/slow.tif" for f in fovs], fovs, None,
-                           summary["validation_fraction"], settings.patch_size, settings.seed, settings.input_scaling)
-    train_model(*pairs, settings, tmp_path / "ref.keras", tmp_path / "ref.csv", tmp_path / "ref_checkpoints",
-                log=lambda line: None)
+    # the reference trains in a process of its own on the job's one thread: floating-point sums, and so the
+    # losses after a few hundred steps, depend on how many threads share a convolution
+    reference_run = f"""
+import json, sys
+from stemdlf.threads import limit_cpu_threads
+limit_cpu_threads(1)
+from stemdlf.patches import training_pairs
+from stemdlf.train import TrainingSettings, train_model
+workdir, out = {str(workdir)!r}, {str(tmp_path)!r}
+summary = json.load(open(workdir + "/results/models/DLF-Slow/training.json"))
+settings = TrainingSettings.from_dict(summary["settings"])
+fovs = summary["fovs"]
+pairs = training_pairs([f"{{workdir}}/results/corrected/multi/{{f}}/rapid.tif" for f in fovs],
+                       [f"{{workdir}}/results/corrected/multi/{{f}}/slow.tif" for f in fovs], fovs, None,
+                       summary["validation_fraction"], settings.patch_size, settings.seed, settings.input_scaling)
+train_model(*pairs, settings, out + "/ref.keras", out + "/ref.csv", out + "/ref_checkpoints", log=lambda line: None)
+"""
+    subprocess.run([sys.executable, "-c", reference_run], check=True, capture_output=True)
     resumed = pd.read_csv(workdir / "results/models/DLF-Slow/history.csv")
     reference = pd.read_csv(tmp_path / "ref.csv")
     np.testing.assert_allclose(resumed[["loss", "val_loss"]].to_numpy(), reference[["loss", "val_loss"]].to_numpy(),
