@@ -7,6 +7,7 @@
     stemdlf convert DATASET_DIR --fov ID --rapid SERIES.emd --slow SLOW.emd [--detector NAME]
     stemdlf dcfi RAPID.tif -o DCFI.tif [--shifts SHIFTS.csv]
     stemdlf denoise MODEL.keras INPUT.tif -o OUTPUT.tif [--normalise] [--distortion DIR]
+    stemdlf export MODEL.keras -o FILTER.onnx
 
 ``dcfi`` and ``denoise`` also take a microscope file (Velox .emd, .dm3/.dm4, .ser) as input.
 """
@@ -142,6 +143,18 @@ def _microscope_input(args: argparse.Namespace, attr: str, min_frames: int = 1):
             yield
         finally:
             setattr(args, attr, path)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    model, out = Path(args.model), Path(args.output)
+    if not model.is_file():
+        raise DataError(model, "no such file")
+    _refuse_overwriting([model, model.with_suffix(".json")], [out, out.with_suffix(".json")])
+    export_onnx(model, out)
+    print(f"wrote {out} and its card {out.with_suffix('.json')}")
+    return 0
 
 
 def _dcfi(args: argparse.Namespace) -> int:
@@ -408,6 +421,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --follow: stop when no new frame has come for S seconds (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_denoise)
+
+    p = sub.add_parser("export", help="write a trained filter as ONNX (with its card) for other runtimes",
+                       description="Write a trained filter as an ONNX file with a dynamic batch, height and width "
+                       "(ONNX Runtime, OpenVINO, deepImageJ, ...) and its card beside it (FILTER.json: what the "
+                       'frames need first, tensor layout, size multiple). Needs: pip install "stemdlf[export]".',
+                       epilog="Example: stemdlf export results/models/DLF-5F/model.keras -o DLF-5F.onnx")
+    p.add_argument("model", help="trained filter, e.g. results/models/DLF-5F/model.keras")
+    p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    p.set_defaults(func=_export)
     return parser
 
 

@@ -1,0 +1,56 @@
+"""A trained filter as ONNX (stemdlf.export, `stemdlf export`): ONNX Runtime computes what Keras does."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime is in the [export] and [test] extras")
+
+from stemdlf.cli import main  # noqa: E402
+from stemdlf.denoise import load_model  # noqa: E402
+from stemdlf.train import MODEL_CARD_FORMAT  # noqa: E402
+from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained_looking_filter(tmp_path_factory):
+    """A 3-frame U-Net with batch norm whose weights and running statistics are not the initial ones
+    (so that folding the batch norm into the convolutions, which the export keeps, matters), and a card."""
+    rng = np.random.default_rng(0)
+    model = build_unet(UNetSettings(depth=2, base_filters=4, input_frames=3, batch_norm=True, residual=False))
+    for layer in model.layers:
+        layer.set_weights([w + rng.normal(0, 0.2, w.shape).astype(w.dtype) if "variance" not in v.path
+                           else np.abs(w + rng.normal(0, 0.2, w.shape)).astype(w.dtype) + 0.1
+                           for w, v in zip(layer.get_weights(), layer.weights)])
+    path = tmp_path_factory.mktemp("filter") / "model.keras"
+    model.save(path)
+    path.with_suffix(".json").write_text(json.dumps({"format": MODEL_CARD_FORMAT, "input_frames": 3,
+                                                             "input_scaling": "mean_frame"}))
+    return path
+
+
+def test_the_onnx_filter_computes_what_the_keras_filter_does(trained_looking_filter, tmp_path, capsys):
+    out = tmp_path / "filter.onnx"
+    assert main(["export", str(trained_looking_filter), "-o", str(out)]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["input_frames"] == 3 and card["size_multiple"] == 4 and card["input_scaling"] == "mean_frame"
+    session = ort.InferenceSession(str(out))
+    name = session.get_inputs()[0].name
+    keras_model = load_model(trained_looking_filter)
+    for shape in [(1, 32, 48, 3), (3, 64, 20, 3)]:  # any batch, height and width on the size multiple
+        x = np.random.default_rng(1).uniform(0, 1, shape).astype(np.float32)
+        expected = np.asarray(keras_model.predict_on_batch(x))
+        got = session.run(None, {name: x})[0]
+        assert got.shape == expected.shape == (*shape[:3], 1)
+        assert np.abs(expected).max() > 0.05  # a filter that computes something
+        np.testing.assert_allclose(got, expected, atol=1e-3)  # within 1e-3 of full scale
+
+
+def test_export_refuses_to_overwrite_the_filters_own_card(trained_looking_filter, capsys):
+    card = trained_looking_filter.with_suffix(".json")
+    before = card.read_bytes()
+    assert main(["export", str(trained_looking_filter), "-o", str(trained_looking_filter.with_suffix(".onnx"))]) == 2
+    assert "never overwritten" in capsys.readouterr().err and card.read_bytes() == before
+    assert not trained_looking_filter.with_suffix(".onnx").exists()
