@@ -199,3 +199,21 @@ def test_tiled_filtering_equals_whole_frame_filtering():
     assert np.abs(tiled - whole).max() < 1e-4 * 65535
     with pytest.raises(ValueError, match="tile must be at least"):
         Denoiser(model, tile=40)
+
+
+def test_cli_warns_when_the_frames_pixel_size_is_far_from_the_training_datas(tmp_path, capsys):
+    import json
+
+    from stemdlf.train import MODEL_CARD_FORMAT
+
+    model = tmp_path / "filter.keras"
+    build_unet(UNetSettings(depth=2, base_filters=4)).save(model)
+    model.with_suffix(".json").write_text(json.dumps({"format": MODEL_CARD_FORMAT, "pixel_size_nm": 2.08}))
+    frames = np.random.default_rng(6).uniform(0, 65535, (2, 16, 16)).astype(np.float32)
+    for size, warned in [(2.2, False), (0.0075, True), (3.0, True), (None, False)]:
+        write_tiff(tmp_path / "in.tif", frames, pixel_size_nm=size)
+        out = tmp_path / f"out{size}.tif"
+        assert main(["denoise", str(model), str(tmp_path / "in.tif"), "-o", str(out), "--quiet"]) == 0
+        err = capsys.readouterr().err
+        assert ("was trained on 2.08 nm per pixel" in err) is warned, (size, err)
+        assert out.exists()  # a warning, not a refusal

@@ -226,6 +226,10 @@ def test_training_and_denoising_outputs(tiny_run):
             assert denoised.shape == (6, *slow.shape) and denoised.dtype == np.float32
     card = json.loads((tiny_run / "results/models/DLF-5F/model.json").read_text())
     assert card["input_frames"] == 5 and card["input_scaling"] == "mean_frame" and card["settings"]["loss"] == "mae"
+    assert card["variant"] == "DLF-5F" and card["pixel_size_nm"] == pytest.approx(2.08, rel=1e-5)  # tiny.yaml
+    assert card["geometry"].startswith("slow-scan grid") and card["normalisation"]["high_percentile"] == 100.0
+    uncorrected = json.loads((tiny_run / "results/models/DLF-Slow-uncorrected/model.json").read_text())
+    assert uncorrected["geometry"].startswith("rapid-scan grid")
     assert load_model(tiny_run / "results/models/DLF-5F/model.keras").input_shape[-1] == 5
     summary = json.loads((tiny_run / "results/models/DLF-100/training.json").read_text())
     assert summary["frames"] == 3 and summary["train_fovs"] == summary["validation_fovs"] == ["fov000"]

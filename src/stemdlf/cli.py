@@ -270,11 +270,24 @@ def _denoise(args: argparse.Namespace) -> int:
     if args.follow:
         return _denoise_follow(args)
     _refuse_overwriting([args.input, args.model], [args.output])
+    given = args.input
     with _microscope_input(args, "input"):
-        return _denoise_file(args)
+        return _denoise_file(args, given)
 
 
-def _denoise_file(args: argparse.Namespace) -> int:
+def _warn_on_pixel_size(args: argparse.Namespace, given: str, card: dict) -> None:
+    """One warning line when the frames' pixel size is more than 20% off the filter's training data."""
+    from .tiff import pixel_size_nm
+
+    trained = card.get("pixel_size_nm")
+    size = args.pixel_size_nm or pixel_size_nm(args.input)
+    if trained and size and abs(size / trained - 1) > 0.2:
+        print(f"stemdlf: warning: {given}: {size:.4g} nm per pixel, but {args.model} was trained on "
+              f"{trained:.4g} nm per pixel ({size / trained:.2g}x): a filter learns the scale of its training "
+              "images; expect artefacts, or train on data at this magnification", file=sys.stderr)
+
+
+def _denoise_file(args: argparse.Namespace, given: str) -> int:
     from .denoise import denoise_stack
     from .inputs import check_stack, value_range
 
@@ -296,6 +309,7 @@ def _denoise_file(args: argparse.Namespace) -> int:
     metadata = {"model": Path(args.model).name}
 
     denoiser = _load_denoiser(args, batch_size=args.batch_size)
+    _warn_on_pixel_size(args, given, denoiser.card)
     shifts = None
     if denoiser.input_frames > 1 and len(shape) == 3:
         # a multi-frame filter needs aligned frames: register them first, as DCFI does

@@ -32,7 +32,7 @@ from .patches import AUGMENTATIONS, TrainingPair, sample_patches
 from .unet import UNetSettings, build_unet
 
 __all__ = ["TrainingSettings", "train_model", "HISTORY_COLUMNS", "LOSSES", "LR_SCHEDULES", "model_card_path",
-           "write_model_card"]
+           "write_model_card", "add_to_model_card"]
 
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_psnr_db", "seconds"]
 #: Identifies a model card (the JSON written beside every trained filter).
@@ -141,6 +141,22 @@ def write_model_card(model_path: str | Path, settings: TrainingSettings, extra: 
             "settings": settings.to_dict(), "fingerprint": settings.fingerprint(), **(extra or {})}
     path = model_card_path(model_path)
     _write_json(path, card)
+    return path
+
+
+def add_to_model_card(model_path: str | Path, fields: dict) -> Path:
+    """Add what the training data were (pixel size, normalisation, geometry, ...) to a filter's card.
+
+    The card is rewritten atomically; its existing entries are kept unless ``fields`` names them.
+
+    Returns
+    -------
+    Path
+        The card's path (:func:`model_card_path`).
+    """
+    path = model_card_path(model_path)
+    card = json.loads(path.read_text())
+    _write_json(path, {**card, **fields})
     return path
 
 

@@ -17,6 +17,7 @@ rule train_variant:
     params:
         code=code("train_variant.py"),
         settings=training_params,
+        normalise=config["normalise"],
         # Per-epoch checkpoints live outside the declared outputs, so a killed job resumes.
         checkpoint="results/checkpoints/{variant}",
     # One thread: the default U-Net gains little from a second one, so on a small machine two

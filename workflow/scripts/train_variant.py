@@ -10,7 +10,8 @@ limit_cpu_threads(snakemake.threads)  # before Keras is imported: the threads th
 from stemdlf.atomic import write_json  # noqa: E402
 from stemdlf.logs import log_to  # noqa: E402
 from stemdlf.patches import training_pairs  # noqa: E402
-from stemdlf.train import TrainingSettings, train_model  # noqa: E402
+from stemdlf.tiff import pixel_size_nm  # noqa: E402
+from stemdlf.train import TrainingSettings, add_to_model_card, train_model  # noqa: E402
 
 with log_to(snakemake.log[0]) as log:
     variant = snakemake.params.settings
@@ -22,4 +23,11 @@ with log_to(snakemake.log[0]) as log:
              snakemake.wildcards.variant, len(train), len(val), variant["frames"] or "all", variant["target"])
     summary = train_model(train, val, settings, snakemake.output.model, snakemake.output.history,
                           snakemake.params.checkpoint, log=log.info)
+    # the card says what the filter was trained on, so that stemdlf denoise can check new data against it
+    add_to_model_card(snakemake.output.model, {
+        "variant": snakemake.wildcards.variant, "dataset": variant["dataset"], "target": variant["target"],
+        "frames": variant["frames"], "pixel_size_nm": pixel_size_nm(snakemake.input.rapid[0]),
+        "geometry": "slow-scan grid (distortion-corrected)" if variant["corrected"] else "rapid-scan grid (uncorrected)",
+        "normalisation": {"method": "min-max of each stack (stemdlf denoise --normalise)",
+                          **snakemake.params.normalise}})
     write_json(snakemake.output.summary, {"variant": snakemake.wildcards.variant, **variant, **summary})
