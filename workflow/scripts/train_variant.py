@@ -27,7 +27,8 @@ with log_to(snakemake.log[0]) as log:
     add_to_model_card(snakemake.output.model, {
         "variant": snakemake.wildcards.variant, "dataset": variant["dataset"], "target": variant["target"],
         "frames": variant["frames"], "pixel_size_nm": pixel_size_nm(snakemake.input.rapid[0]),
-        "geometry": "slow-scan grid (distortion-corrected)" if variant["corrected"] else "rapid-scan grid (uncorrected)",
+        "geometry": ("slow-scan grid (distortion-corrected)" if variant["corrected"]
+                     else "rapid-scan grid (uncorrected)"),
         "normalisation": {"method": "min-max of each stack (stemdlf denoise --normalise)",
                           **snakemake.params.normalise}})
     write_json(snakemake.output.summary, {"variant": snakemake.wildcards.variant, **variant, **summary})
