@@ -217,3 +217,23 @@ def test_cli_warns_when_the_frames_pixel_size_is_far_from_the_training_datas(tmp
         err = capsys.readouterr().err
         assert ("was trained on 2.08 nm per pixel" in err) is warned, (size, err)
         assert out.exists()  # a warning, not a refusal
+
+
+def test_cli_warns_when_raw_counts_reach_a_filter_trained_on_normalised_frames(tmp_path, capsys):
+    import json
+
+    from stemdlf.train import MODEL_CARD_FORMAT
+
+    model = tmp_path / "filter.keras"
+    build_unet(UNetSettings(depth=2, base_filters=4)).save(model)
+    model.with_suffix(".json").write_text(json.dumps({"format": MODEL_CARD_FORMAT,
+                                                      "normalisation": {"method": "min-max of each stack"}}))
+    raw = np.random.default_rng(7).integers(15000, 19000, (2, 16, 16)).astype(np.uint16)  # a HAADF's counts
+    tifffile.imwrite(tmp_path / "raw.tif", raw)
+    normalised = ((raw - raw.min()) / np.ptp(raw) * 65535).round().astype(np.uint16)
+    tifffile.imwrite(tmp_path / "norm.tif", normalised)
+    for name, extra, warned in [("raw", [], True), ("raw", ["--normalise"], False), ("norm", [], False)]:
+        assert main(["denoise", str(model), str(tmp_path / f"{name}.tif"), "-o", str(tmp_path / f"{name}{extra}.tif"),
+                     "--quiet", *extra]) == 0
+        err = capsys.readouterr().err
+        assert ("give --normalise for raw frames" in err) is warned, (name, extra, err)

@@ -295,7 +295,7 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
     if not args.normalise and dtype.kind == "f":
         low, high, _ = value_range(args.input)
         if low < -0.05 * 65535 or high > 1.05 * 65535:
-            print(f"stemdlf: warning: {args.input}: values span {low:.4g}..{high:.4g}, outside the 0..65535 scale "
+            print(f"stemdlf: warning: {given}: values span {low:.4g}..{high:.4g}, outside the 0..65535 scale "
                   "filters are trained on; give --normalise for raw frames", file=sys.stderr)
     steps = []
     if args.normalise:
@@ -310,6 +310,11 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
 
     denoiser = _load_denoiser(args, batch_size=args.batch_size)
     _warn_on_pixel_size(args, given, denoiser.card)
+    if not args.normalise and dtype.kind in "ui" and "normalisation" in denoiser.card:
+        low, high, _ = value_range(args.input)
+        if high - low < 0.5 * 65535:  # a normalised stack spans 0..65535; raw detector counts seldom do
+            print(f"stemdlf: warning: {given}: values span {low:.0f}..{high:.0f}, but {args.model} was trained on "
+                  "frames min-max normalised to 0..65535; give --normalise for raw frames", file=sys.stderr)
     shifts = None
     if denoiser.input_frames > 1 and len(shape) == 3:
         # a multi-frame filter needs aligned frames: register them first, as DCFI does
