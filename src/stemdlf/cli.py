@@ -161,21 +161,20 @@ def _dcfi(args: argparse.Namespace) -> int:
     out = Path(args.output)
     shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
     _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")])
+    given = args.rapid
     with _microscope_input(args, "rapid", min_frames=2):
-        return _dcfi_tiff(args)
+        return _dcfi_tiff(args, given, out, shifts)
 
 
-def _dcfi_tiff(args: argparse.Namespace) -> int:
+def _dcfi_tiff(args: argparse.Namespace, given: str, out: Path, shifts: Path) -> int:
     from .dcfi import DriftOptions
     from .fov import dcfi_fov
     from .inputs import check_stack
     from .tiff import pixel_size_nm
 
-    out = Path(args.output)
-    shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
     shape, _ = check_stack(args.rapid, "rapid-scan stack", ndims=(3,), min_frames=2)
     if args.reference_frame >= shape[0]:
-        raise DataError(args.rapid, f"has {shape[0]} frames; --reference-frame {args.reference_frame} "
+        raise DataError(given, f"has {shape[0]} frames; --reference-frame {args.reference_frame} "
                         "is not one of them")
     options = DriftOptions(reference_frame=args.reference_frame)
     dcfi_fov(args.rapid, out, shifts, out.with_suffix(".normalisation.json"),

@@ -11,6 +11,7 @@ imported only when a microscope file is read.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import re
@@ -67,6 +68,13 @@ def _plugin(path: Path):
         raise DataError(path, f'reading {path.suffix} files needs RosettaSciIO: pip install "stemdlf[io]"') from err
 
 
+@functools.cache
+def _unit_registry():
+    import pint
+
+    return pint.UnitRegistry()  # building one takes a good fraction of a second: once per process
+
+
 def _nm(scale: float, units: str | None) -> float | None:
     """``scale`` in ``units`` as nm; None for an uncalibrated axis (no unit, or not a length)."""
     units = (units or "").strip()
@@ -74,7 +82,7 @@ def _nm(scale: float, units: str | None) -> float | None:
         return None
     import pint
 
-    ureg = pint.UnitRegistry()
+    ureg = _unit_registry()
     try:
         return float((scale * ureg(units.replace("µ", "u").replace("Å", "angstrom"))).to("nm").magnitude)
     except (pint.errors.PintError, AttributeError, ValueError):
@@ -95,6 +103,8 @@ def _dwell_us(original: dict) -> float | None:
 
 
 def _signals(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DataError(path, "no such file")
     plugin = _plugin(path)
     try:
         return [s for s in plugin.file_reader(str(path)) if np.ndim(s["data"]) in (2, 3)]
@@ -126,10 +136,16 @@ def read_microscope(path: str | Path, detector: str | None = None) -> Microscope
         the message names the file and the detectors it holds.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "no such file")
-    signals = _signals(path)
-    titles = [str(s.get("metadata", {}).get("General", {}).get("title", "")) for s in signals]
+    return _pick(path, _signals(path), detector)
+
+
+def _title(signal: dict) -> str:
+    return str(signal.get("metadata", {}).get("General", {}).get("title", ""))
+
+
+def _pick(path: Path, signals: list[dict], detector: str | None) -> MicroscopeImage:
+    """The image ``detector`` names (or the only one) among a file's signals."""
+    titles = [_title(s) for s in signals]
     if not signals:
         raise DataError(path, "holds no image or frame series")
     if detector is not None:
@@ -155,10 +171,12 @@ def read_microscope(path: str | Path, detector: str | None = None) -> Microscope
 
 def find_dcfi(path: str | Path) -> np.ndarray | None:
     """The DCFI image Velox stored in a file (an image titled ``DCFI``), or None if it holds none."""
-    path = Path(path)
-    for signal in _signals(path):
-        title = str(signal.get("metadata", {}).get("General", {}).get("title", ""))
-        if title.upper() == "DCFI":
+    return _dcfi_of(_signals(Path(path)))
+
+
+def _dcfi_of(signals: list[dict]) -> np.ndarray | None:
+    for signal in signals:
+        if _title(signal).upper() == "DCFI":
             data = np.asarray(signal["data"])
             return data if data.ndim == 2 else data[0]
     return None
@@ -223,7 +241,8 @@ def convert_fov(dataset: str | Path, fov: str, rapid: str | Path, slow: str | Pa
     folder = dataset / "fovs" / fov
     if folder.exists() and any(folder.iterdir()):
         raise DataError(folder, "the FOV exists already; choose another --fov or remove it")
-    r, s = read_microscope(rapid, detector), read_microscope(slow, detector)
+    rapid_signals = _signals(rapid)  # read once: the series and, where Velox stored one, its DCFI
+    r, s = _pick(rapid, rapid_signals, detector), read_microscope(slow, detector)
     if len(r.frames) < 2:
         raise DataError(rapid, "holds one frame; the rapid scan needs a frame series")
     if len(s.frames) != 1:
@@ -258,7 +277,7 @@ def convert_fov(dataset: str | Path, fov: str, rapid: str | Path, slow: str | Pa
         dcfi_image = find_dcfi(dcfi)
         dcfi_image = read_microscope(dcfi, detector).frames[0] if dcfi_image is None else dcfi_image
     else:
-        dcfi_image = find_dcfi(rapid)
+        dcfi_image = _dcfi_of(rapid_signals)
     if dcfi_image is not None and dcfi_image.shape != s.frames.shape[1:]:
         raise DataError(dcfi or rapid, f"the DCFI image is {dcfi_image.shape[0]}x{dcfi_image.shape[1]} px, "
                         f"the frames {s.frames.shape[1]}x{s.frames.shape[2]}")
