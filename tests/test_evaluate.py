@@ -3,11 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import ndimage
 import yaml
 from conftest import REPO
 
 from stemdlf.claims import check_claims, claims_markdown
-from stemdlf.evaluate import method_metrics, summarise, summary_markdown, truth_image
+from stemdlf.evaluate import method_metrics, slow_scan_metrics, summarise, summary_markdown, truth_image
 
 
 def tidy(rows):
@@ -40,6 +41,16 @@ def test_truth_gets_the_slow_scans_transform_and_crop():
     clean = np.array([[1000.0, 2000.0, 3000.0], [4000.0, 5000.0, 6000.0]])
     out = truth_image(clean, {"low": 1000.0, "high": 6000.0}, [0, 2, 1, 3])
     np.testing.assert_allclose(out, (clean[:, 1:] - 1000) / 5000 * 65535)
+
+
+def test_the_slow_scan_is_scored_against_the_truth_with_its_cutoff():
+    rng = np.random.default_rng(0)
+    truth = ndimage.gaussian_filter(rng.random((96, 96)), 3) * 65535
+    exact = slow_scan_metrics("a", truth, truth).set_index("metric")["value"]
+    assert exact["ssim_truth"] == pytest.approx(1.0) and exact["spectral_cutoff_truth_px"] == pytest.approx(2.0, abs=0.05)
+    noisy = slow_scan_metrics("a", truth + rng.normal(0, 2000, truth.shape), truth).set_index("metric")["value"]
+    assert 2.5 < noisy["spectral_cutoff_truth_px"] < 96 and noisy["psnr_truth"] == pytest.approx(30.3, abs=0.2)
+    assert set(slow_scan_metrics("a", truth, truth)["method"]) == {"slow"}
 
 
 def test_claims_state_holds_fails_and_untested():

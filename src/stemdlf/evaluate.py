@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import frame_metrics
+from .metrics import frame_metrics, spectral_cutoff, ssim
 from .normalise import MinMax, apply_minmax
+from .psnr import psnr
 
-__all__ = ["METRIC_COLUMNS", "truth_image", "method_metrics", "summarise", "summary_markdown"]
+__all__ = ["METRIC_COLUMNS", "truth_image", "method_metrics", "slow_scan_metrics", "summarise", "summary_markdown"]
 
 METRIC_COLUMNS = ["fov", "frame", "method", "metric", "value"]
 #: Metrics where higher is better and a % change against rapid is meaningful.
@@ -58,6 +59,18 @@ def method_metrics(method: str, fov: str, frames: np.ndarray, slow: np.ndarray, 
     for k, frame in enumerate(stack):
         for metric, value in frame_metrics(frame, slow, truth, pixel_size_nm).items():
             rows.append((fov, k, method, metric, value))
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def slow_scan_metrics(fov: str, slow: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
+    """The slow scan's own distance from the noise-free truth: PSNR, SSIM and spectral cutoff.
+
+    The paper's target is itself a noisy measurement; these rows tell how far it is from the
+    specimen, which is what a filter trained on it is judged against in the ``*_truth`` columns.
+    """
+    rows = [(fov, 0, "slow", "psnr_truth", psnr(slow, truth)),
+            (fov, 0, "slow", "ssim_truth", ssim(slow, truth)),
+            (fov, 0, "slow", "spectral_cutoff_truth_px", spectral_cutoff(slow, truth))]
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 

@@ -3,9 +3,8 @@ import json
 
 import pandas as pd
 
-from stemdlf.evaluate import method_metrics, truth_image, write_table
+from stemdlf.evaluate import method_metrics, slow_scan_metrics, truth_image, write_table
 from stemdlf.logs import log_to
-from stemdlf.metrics import psnr, ssim
 from stemdlf.tiff import read_tiff
 
 with log_to(snakemake.log[0]):
@@ -21,9 +20,7 @@ with log_to(snakemake.log[0]):
             transform = json.loads(open(snakemake.input.normalisation[k]).read())["slow"]
             truth = truth_image(read_tiff(truths[k]), transform, roi)
         if method == "slow":  # the slow scan itself: only its distance from the noise-free truth
-            rows = [(fov, 0, method, "psnr_truth", psnr(slow, truth)),
-                    (fov, 0, method, "ssim_truth", ssim(slow, truth))]
-            tables.append(pd.DataFrame(rows, columns=["fov", "frame", "method", "metric", "value"]))
+            tables.append(slow_scan_metrics(fov, slow, truth))
             continue
         images = read_tiff(snakemake.input.images[k])
         if images.ndim == 3:
