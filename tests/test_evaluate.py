@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import ndimage
 import yaml
 from conftest import REPO
+from scipy import ndimage
 
 from stemdlf.claims import check_claims, claims_markdown
 from stemdlf.evaluate import method_metrics, slow_scan_metrics, summarise, summary_markdown, truth_image
@@ -47,7 +47,8 @@ def test_the_slow_scan_is_scored_against_the_truth_with_its_cutoff():
     rng = np.random.default_rng(0)
     truth = ndimage.gaussian_filter(rng.random((96, 96)), 3) * 65535
     exact = slow_scan_metrics("a", truth, truth).set_index("metric")["value"]
-    assert exact["ssim_truth"] == pytest.approx(1.0) and exact["spectral_cutoff_truth_px"] == pytest.approx(2.0, abs=0.05)
+    assert exact["ssim_truth"] == pytest.approx(1.0)
+    assert exact["spectral_cutoff_truth_px"] == pytest.approx(2.0, abs=0.05)
     noisy = slow_scan_metrics("a", truth + rng.normal(0, 2000, truth.shape), truth).set_index("metric")["value"]
     assert 2.5 < noisy["spectral_cutoff_truth_px"] < 96 and noisy["psnr_truth"] == pytest.approx(30.3, abs=0.2)
     assert set(slow_scan_metrics("a", truth, truth)["method"]) == {"slow"}
