@@ -1,6 +1,7 @@
-"""envs/*.yaml (for `snakemake --sdm conda`): the same pins as pyproject.toml, and every rule's
-conda environment has what its script imports (conda itself cannot be installed here, so this is
-a consistency check, not a conda run)."""
+"""Dependencies: pyproject.toml's ranges, constraints.txt's exact versions (the lock), and envs/*.yaml
+(for `snakemake --sdm conda`) with the lock's versions; every rule's conda environment has what its
+script imports (conda itself cannot be installed here, so this is a consistency check, not a conda
+run)."""
 
 import re
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO
+from packaging.requirements import Requirement
 
 from stemdlf.provenance import imported_modules, library_sources
 
@@ -36,19 +38,59 @@ def env_pins(path: Path) -> dict[str, str]:
     return pins(next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d))
 
 
+def locked() -> dict[str, str]:
+    """constraints.txt: distribution (normalised name) -> exact version."""
+    lines = [line.split("#")[0] for line in (REPO / "constraints.txt").read_text().splitlines()]
+    return {name.replace("_", "-"): version for name, version in pins(line for line in lines if line.strip()).items()}
+
+
+def project_requirements(extras: tuple[str, ...] | None = None) -> list[Requirement]:
+    """The library's requirements and those of ``extras`` (all when None), self-references left out."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    optional = project["optional-dependencies"]
+    reqs = [Requirement(r) for r in project["dependencies"]]
+    reqs += [Requirement(r) for extra in (optional if extras is None else extras) for r in optional[extra]]
+    return [r for r in reqs if r.name != "stemdlf"]
+
+
 def project_pins() -> dict[str, str]:
-    return pins(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+    """The locked version of every distribution the workflow's jobs and process need."""
+    lock = locked()
+    names = {r.name.lower().replace("_", "-") for r in project_requirements(("baselines", "workflow"))}
+    return {name: lock[name] for name in names}
 
 
-def test_conda_envs_match_pyproject_pins():
+def test_pyproject_gives_ranges_and_the_lock_satisfies_them():
+    lock = locked()
+    assert len(lock) > 50, "constraints.txt should lock every installed distribution, not only the direct ones"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for text in project["dependencies"]:
+        assert "==" not in text, f"pyproject.toml pins {text!r}: give a range; exact versions go in constraints.txt"
+    for req in project_requirements():
+        name = req.name.lower().replace("_", "-")
+        if "and-cuda" in req.extras:  # the GPU build is not installed here
+            continue
+        assert name in lock, f"constraints.txt does not lock {req.name}"
+        assert req.specifier.contains(lock[name], prereleases=True), \
+            f"constraints.txt locks {req.name}=={lock[name]}, outside pyproject.toml's {req}"
+
+
+def test_the_readme_and_ci_install_with_the_lock():
+    commands = [line for line in (REPO / "README.md").read_text().splitlines() if "pip install" in line
+                and line.startswith("python3 -m venv")]
+    assert len(commands) == 2 and all("-c constraints.txt" in c for c in commands), commands
+    assert commands[1] in (REPO / ".ci/run").read_text()
+
+
+def test_conda_envs_match_the_lock():
     expected = project_pins()
-    assert expected, "pyproject.toml pins nothing"
+    assert expected, "the lock pins nothing pyproject.toml names"
     envs = sorted((REPO / "envs").glob("*.yaml"))
     assert len(envs) >= 3
     covered = set()
     for env in envs:
         for name, version in env_pins(env).items():
-            assert expected.get(name) == version, f"{env.name}: {name}=={version}, pyproject pins {expected.get(name)}"
+            assert expected.get(name) == version, f"{env.name}: {name}=={version}, constraints.txt locks {expected.get(name)}"
             covered.add(name)
     assert covered | MAIN_PROCESS_ONLY == set(expected), f"no env has {sorted(set(expected) - covered)}"
 
