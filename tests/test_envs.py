@@ -90,7 +90,7 @@ def test_conda_envs_match_the_lock():
     covered = set()
     for env in envs:
         for name, version in env_pins(env).items():
-            assert expected.get(name) == version, f"{env.name}: {name}=={version}, constraints.txt locks {expected.get(name)}"
+            assert expected.get(name) == version, f"{env.name}: {name}=={version}, the lock has {expected.get(name)}"
             covered.add(name)
     assert covered | MAIN_PROCESS_ONLY == set(expected), f"no env has {sorted(set(expected) - covered)}"
 
