@@ -10,7 +10,11 @@ min_version("9.0")
 # Jobs import stemdlf from this checkout, also inside the per-rule conda environments
 # (envs/*.yaml) and on cluster nodes (the SLURM profile exports the environment).
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")) if p)
+    PYTHONPATH=os.pathsep.join(
+        p
+        for p in (os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH"))
+        if p
+    )
 )
 
 
@@ -38,6 +42,6 @@ include: "workflow/rules/evaluate.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -41,6 +41,7 @@ OUT = Path(__file__).resolve().parent / "results" / "distortion.csv"
 
 
 def load_fov(root: Path, fov: str):
+    """One simulated FOV, normalised: DCFI, slow scan, frames, drift, the true profile, its facts, DCFI time."""
     frames = read_tiff(root / "fovs" / fov / "rapid.tif")
     t0 = time.perf_counter()
     image, shifts = dcfi(frames, DriftOptions())
@@ -54,6 +55,7 @@ def load_fov(root: Path, fov: str):
 
 
 def run(label: str, acq: AcquisitionParams, n_global: int) -> list[dict]:
+    """Simulate one dataset and time every estimator on it; one row per estimator."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -90,6 +92,7 @@ def run(label: str, acq: AcquisitionParams, n_global: int) -> list[dict]:
 
 
 def main() -> None:
+    """Run the benchmark and write its results."""
     rows = run("default 256x256", AcquisitionParams(n_fovs=15, n_frames=16, height=256, width=256, seed=1), 15)
     rows += run("paper 512x512", AcquisitionParams(n_fovs=3, n_frames=50, height=512, width=512, seed=1), 3)
     table = pd.DataFrame(rows)

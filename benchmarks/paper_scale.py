@@ -52,6 +52,7 @@ def sizes(config: dict, dataset: str) -> tuple[int, int, int]:
 
 
 def eval_frames(config: dict, dataset: str = "multi") -> int:
+    """Frames evaluated per test FOV under ``config``."""
     n = config.get("evaluate", {}).get("frames", 4)
     return sizes(config, dataset)[1] if n == "all" else int(n)
 
@@ -70,6 +71,7 @@ def read_benchmarks(folder: Path) -> pd.DataFrame:
 
 
 def steps(settings: dict) -> int:
+    """Training steps of one variant's settings."""
     t = settings["training"]
     return int(t["epochs"]) * int(t["steps_per_epoch"])
 
@@ -157,6 +159,7 @@ def table(est: pd.DataFrame) -> str:
 
 
 def main() -> None:
+    """Estimate the paper-scale run and write the README table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reduced", default=str(ROOT / "config/config.yaml"))
     parser.add_argument("--paper", default=str(ROOT / "config/paper.yaml"))

@@ -64,6 +64,7 @@ STEPS = [
 
 
 def merged(base: dict, change: dict) -> dict:
+    """``base`` updated by ``change``, nested mappings merged key by key."""
     out = copy.deepcopy(base)
     for key, value in change.items():
         if isinstance(value, dict):
@@ -74,6 +75,7 @@ def merged(base: dict, change: dict) -> dict:
 
 
 def main() -> None:
+    """Train and score every recipe row and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--results", default=str(REPO / "results"), help="a finished default run's results folder")
     parser.add_argument("--frames", type=int, default=4, help="frames of each test FOV evaluated")

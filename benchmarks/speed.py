@@ -67,6 +67,7 @@ def machine() -> dict:
 
 
 def median_time(fn, repeats: int, warmup: int = 2) -> float:
+    """Median wall time (s) of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -93,6 +94,7 @@ def unet_flops_per_px(depth: int, filters: int, kernel: int, frames: int = 1) ->
 
 
 def calibration(repeats: int) -> list[dict]:
+    """GEMM and 3x3 convolution rates of this machine (GFLOP/s)."""
     import keras
 
     rows = []
@@ -119,6 +121,7 @@ MODELS = {
 
 
 def training(repeats: int, conv_rates: dict[int, float]) -> list[dict]:
+    """Training step time, patches per second and fraction of the calibrated conv rate."""
     import keras
 
     from stemdlf.patches import TrainingPair
@@ -158,6 +161,7 @@ def training(repeats: int, conv_rates: dict[int, float]) -> list[dict]:
 
 
 def inference(repeats: int, workdir: Path) -> list[dict]:
+    """Per-frame inference time and ``stemdlf denoise`` end to end against the acquisition rate."""
     from stemdlf.denoise import Denoiser
     from stemdlf.distortion import Distortion
     from stemdlf.train import TrainingSettings, write_model_card
@@ -238,6 +242,7 @@ def workflow_run() -> list[dict]:
 
 
 def main() -> None:
+    """Run the chosen sections and write speed.csv and speed.md."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--tag", default="cpu", help="label of this machine in the CSV")

@@ -1,4 +1,4 @@
-"""Benchmark: one training on every core, or one training per core side by side?
+"""Benchmark: one training on every core, or one training per core side by side.
 
 The workflow gives each training and denoising job one thread (``stemdlf.threads``), so that
 on a small machine two jobs run side by side. This measures whether that is the right trade on
@@ -60,6 +60,7 @@ def _seconds(proc: subprocess.Popen) -> float:
 
 
 def main() -> None:
+    """Time the trainings both ways and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300,
                         help="training steps per run (default 300, the default config's)")

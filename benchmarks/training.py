@@ -38,6 +38,7 @@ MODELS = {
 
 
 def main() -> None:
+    """Time U-Net steps and inference and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--tag", default="cpu", help="label of this machine in the CSV")

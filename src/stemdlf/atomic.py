@@ -23,9 +23,11 @@ __all__ = ["atomic_path", "write_json", "terminate_as_exit"]
 
 @functools.lru_cache(maxsize=1)
 def _umask() -> int:
-    """The process's umask, read once when first needed (not at import: setting it to read it
-    changes it for every thread for a moment). Linux reports it in /proc; elsewhere it is read by
-    setting and restoring it."""
+    """The process's umask, read once when first needed.
+
+    Not at import: setting it to read it changes it for every thread for a moment. Linux reports
+    it in /proc; elsewhere it is read by setting and restoring it.
+    """
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
@@ -44,8 +46,11 @@ def glob_escape(text: str) -> str:
 
 @contextlib.contextmanager
 def terminate_as_exit() -> Iterator[None]:
-    """Within the block, SIGTERM (what SLURM and Snakemake send at a time limit) raises SystemExit,
-    so ``finally`` clauses run and :func:`atomic_path` removes its temporary file."""
+    """Within the block, SIGTERM raises SystemExit.
+
+    SIGTERM is what SLURM and Snakemake send at a time limit; as SystemExit, ``finally`` clauses
+    run and :func:`atomic_path` removes its temporary file.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -289,10 +289,12 @@ class Tuned:
 def tune(method: str, frame: np.ndarray, slow: np.ndarray, search_crop_px: int = 128,
          psd: np.ndarray | None = None, psf: np.ndarray | None = None, tone: np.ndarray | None = None,
          threads: int = 0) -> Tuned:
-    """Choose a baseline's parameter for the best PSNR against the slow scan (on a central crop),
-    with its output mapped through the tone curve when one is given; the grid of ``method`` in
+    """Choose a baseline's parameter for the best PSNR against the slow scan, on a central crop.
+
+    The output is mapped through the tone curve when one is given; the grid of ``method`` in
     :data:`GRIDS` is searched coarse to fine (:func:`search_parameter`). ``threads``: see
-    :func:`make_filter`."""
+    :func:`make_filter`.
+    """
     h, w = frame.shape
     c = min(search_crop_px, h, w)
     r0, c0 = (h - c) // 2, (w - c) // 2
@@ -308,7 +310,8 @@ def apply_baseline(method: str, frames: np.ndarray, parameter: float, psd: np.nd
                    psf: np.ndarray | None = None, tone: np.ndarray | None = None, threads: int = 0) -> np.ndarray:
     """Filter ``(n, H, W)`` frames (0..65535) with a tuned baseline (then the tone curve); float32.
 
-    ``threads``: see :func:`make_filter`."""
+    ``threads``: see :func:`make_filter`.
+    """
     run = make_filter(method, psd, psf, threads)
     out = np.stack([np.asarray(run(np.asarray(f, np.float64) / MAX_I, parameter)) * MAX_I for f in frames])
     return (apply_tone_curve(out, tone) if tone is not None else out).astype(np.float32)

@@ -28,7 +28,7 @@ __all__ = ["main"]
 
 
 def _int_at_least(minimum: int):
-    """argparse type: an integer >= ``minimum`` (a bad value is a usage error, exit status 2)."""
+    """Argparse type: an integer >= ``minimum`` (a bad value is a usage error, exit status 2)."""
 
     def parse(text: str) -> int:
         try:
@@ -43,7 +43,7 @@ def _int_at_least(minimum: int):
 
 
 def _positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
+    """Argparse type: a finite number > 0."""
     try:
         value = float(text)
     except ValueError:

@@ -75,6 +75,7 @@ class DatasetInfo:
 
     @property
     def fov_ids(self) -> list[str]:
+        """The FOV identifiers, in order."""
         return [f.fov for f in self.fovs]
 
 

@@ -39,7 +39,9 @@ def _rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.ndarray, fov: str,
                           truth_rapid_x: np.ndarray | None = None, fovs: "pd.DataFrame | None" = None) -> plt.Figure:
-    """Profile (paper Fig. 5d), overlay before correction, line profiles before/after (Fig. 1a-c),
+    """The distortion diagnostic figure.
+
+    Profile (paper Fig. 5d), overlay before correction, line profiles before/after (Fig. 1a-c),
     and every FOV's registration offset and residual.
 
     Parameters

@@ -14,8 +14,11 @@ __all__ = ["log_to", "native_messages_discarded"]
 
 @contextlib.contextmanager
 def _native_output_to(stream) -> Iterator[None]:
-    """Point file descriptors 1 and 2 at ``stream`` too, so compiled libraries (TensorFlow's
-    C++ logging, BM3D) write into the job's log instead of the workflow's console."""
+    """Point file descriptors 1 and 2 at ``stream`` too.
+
+    Compiled libraries (TensorFlow's C++ logging, BM3D) then write into the job's log instead of
+    the workflow's console.
+    """
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
@@ -33,9 +36,11 @@ def _native_output_to(stream) -> Iterator[None]:
 
 @contextlib.contextmanager
 def native_messages_discarded() -> Iterator[None]:
-    """Discard what compiled libraries write to standard error (TensorFlow's C++ log lines,
-    including a CUDA "error" on machines without a GPU) while Python's own ``sys.stderr``
-    (error messages, warnings, tracebacks, progress bars) still reaches the terminal.
+    """Discard what compiled libraries write to standard error.
+
+    TensorFlow's C++ log lines (including a CUDA "error" on machines without a GPU) are dropped,
+    while Python's own ``sys.stderr`` (error messages, warnings, tracebacks, progress bars) still
+    reaches the terminal.
     """
     sys.stderr.flush()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,5 +1,7 @@
-"""Image-quality metrics of the paper: PSNR (Eq. 1), PSNR within an intensity band, SSIM,
-and the scan-direction spectral cutoff (paper Fig. 3c).
+"""Image-quality metrics of the paper.
+
+PSNR (Eq. 1), PSNR within an intensity band, SSIM, and the scan-direction spectral cutoff
+(paper Fig. 3c).
 
 All images are on the 0..65535 scale of the min-max normalised slow scan.
 """
@@ -56,9 +58,10 @@ def horizontal_spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def noise_floor(image: np.ndarray) -> float:
-    """ln of the horizontal power spectrum (:func:`horizontal_spectrum`) that white noise of the
-    image's own noise level would give: where a noisy reference's spectrum comes down to this,
-    it shows its noise, not the specimen.
+    """The horizontal log power spectrum of white noise at the image's own noise level.
+
+    In the units of :func:`horizontal_spectrum`: where a noisy reference's spectrum comes down to
+    this, it shows its noise, not the specimen.
 
     The noise level is Immerkaer's estimate (:func:`stemdlf.distortion.noise_sigma`, robust to
     edges); the Hanning window's energy converts it to power per frequency bin.

@@ -1,5 +1,7 @@
-"""Min-max normalisation to the 16-bit range, as the paper does before distortion
-correction and training ("the minimum and the maximum intensity equal to 0 and 65535").
+"""Min-max normalisation to the 16-bit range.
+
+The paper normalises so before distortion correction and training ("the minimum and the maximum
+intensity equal to 0 and 65535").
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class MinMax:
     high: float
 
     def to_dict(self) -> dict[str, float]:
+        """``{'low': ..., 'high': ...}``."""
         return asdict(self)
 
 

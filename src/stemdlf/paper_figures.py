@@ -84,7 +84,9 @@ def _mark_dips(ax, dips, x0=0):
 
 def fig1(dcfi_raw: np.ndarray, slow_raw: np.ndarray, row_offset: int, slow_roi: list[int],
          corrected: dict[str, np.ndarray], fov: str) -> plt.Figure:
-    """(a) overlay of rapid DCFI and slow before correction; (b, c) line profiles before/after
+    """The paper's Fig. 1: the scan distortion before and after correction.
+
+    (a) overlay of rapid DCFI and slow before correction; (b, c) line profiles before/after
     correction with dislocation dips marked; (d) contours of a magnified region.
 
     Parameters
@@ -160,8 +162,11 @@ def fig2(images: dict[str, np.ndarray], fov: str, pixel_size_nm: float | None = 
 
 def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str,
          recommended: str | None = None) -> plt.Figure:
-    """(a) mean PSNR with sd for every method, coloured by family; (b) line profiles with dips marked;
-    (c) FFT line profiles."""
+    """The paper's Fig. 3: PSNR per method, line profiles and FFT line profiles.
+
+    (a) mean PSNR with sd for every method, coloured by family; (b) line profiles with dips
+    marked; (c) FFT line profiles.
+    """
     from .stats_figure import FAMILY_COLOURS, method_family
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -239,8 +244,11 @@ def fig5(slow_x: np.ndarray, rapid_x: np.ndarray, true_rapid_x: np.ndarray | Non
 
 
 def detail_region(reference: np.ndarray, size: int = 64) -> tuple[int, int]:
-    """Top-left (row, col) of the ``size`` x ``size`` window with the most fine detail (band-passed
-    energy at dislocation scale) of a reference image: where thin lines and loops are."""
+    """Top-left (row, col) of the ``size`` x ``size`` window with the most fine detail.
+
+    Fine detail is the band-passed energy at dislocation scale of a reference image: where thin
+    lines and loops are.
+    """
     energy = ndimage.uniform_filter(bandpass(np.asarray(reference, np.float64), 1.0, 3.0) ** 2, size)
     h, w = energy.shape
     half = size // 2

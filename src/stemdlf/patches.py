@@ -59,6 +59,7 @@ class TrainingPair:
 
     @property
     def n_frames(self) -> int:
+        """Rapid frames in the stack."""
         return self.rapid.shape[0]
 
 

@@ -43,8 +43,11 @@ def check_training_fits(name: str, training: dict[str, Any], image_shape: tuple[
 
 
 def active_datasets(config: dict[str, Any]) -> list[str]:
-    """Datasets the run uses: every ``datasets.<name>`` that is a mapping (``single: null`` leaves
-    the single-FOV experiments out, for data without a long single-FOV series)."""
+    """Datasets the run uses: every ``datasets.<name>`` that is a mapping.
+
+    ``single: null`` leaves the single-FOV experiments out, for data without a long single-FOV
+    series.
+    """
     return [name for name, section in (config.get("datasets") or {}).items() if isinstance(section, dict)]
 
 
@@ -95,8 +98,11 @@ def run_variants(config: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 def used_datasets(config: dict[str, Any], variants: list[str]) -> list[str]:
-    """The datasets a run processes: the multi-FOV dataset (split, distortion, evaluation) and those
-    of the variants that run (a single-FOV dataset no running variant trains on is not processed)."""
+    """The datasets a run processes.
+
+    The multi-FOV dataset (split, distortion, evaluation) and those of the variants that run (a
+    single-FOV dataset no running variant trains on is not processed).
+    """
     from .config import variant_settings
 
     wanted = {"multi"} | {variant_settings(config, name)["dataset"] for name in variants}

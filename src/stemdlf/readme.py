@@ -97,8 +97,10 @@ def replace_block(readme: str, block: str, begin: str = BEGIN, end: str = END) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stemdlf.readme README.md results/readme_results.md [--section results|speed|recipe|stress]``:
-    paste a generated block into README between its markers."""
+    """Paste a generated block into README between its markers.
+
+    ``python -m stemdlf.readme README.md results/readme_results.md [--section results|speed|...]``.
+    """
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("readme")
     parser.add_argument("block")

@@ -99,6 +99,7 @@ class TrainingSettings:
     model: UNetSettings = field(default_factory=UNetSettings)
 
     def __post_init__(self) -> None:
+        """Refuse settings the training cannot run."""
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         if self.loss not in LOSSES:
@@ -112,14 +113,17 @@ class TrainingSettings:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingSettings:
+        """Settings from a config mapping."""
         values = dict(values)
         model = UNetSettings.from_dict(values.pop("model", {}))
         return cls(model=model, **values)
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain mapping."""
         return asdict(self)
 
     def fingerprint(self) -> str:
+        """A short hash of the settings (16 hex digits)."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -59,9 +59,11 @@ class UNetSettings:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> UNetSettings:
+        """Settings from a config mapping."""
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain mapping."""
         return asdict(self)
 
 
@@ -196,8 +198,11 @@ def unet_depth(model) -> int:
 
 
 def input_window(model) -> tuple[int, int]:
-    """(frames, current channel) of a model built by :func:`build_unet`: how many aligned frames it
-    takes and which of them it filters (read from its ``current_frame`` layer)."""
+    """(frames, current channel) of a model built by :func:`build_unet`.
+
+    How many aligned frames it takes and which of them it filters (read from its
+    ``current_frame`` layer).
+    """
     frames = int(model.input_shape[-1])
     if frames == 1:
         return 1, 0
@@ -208,9 +213,11 @@ def input_window(model) -> tuple[int, int]:
 
 
 def receptive_radius(model) -> int:
-    """How far (px) an output pixel of a :func:`build_unet` model sees: the margin a tile needs so
-    that tiled prediction equals whole-frame prediction (each 3x3 convolution at scale ``2**l`` adds
-    ``(k // 2) * 2**l``, each pooling ``2**l - 1``)."""
+    """How far (px) an output pixel of a :func:`build_unet` model sees.
+
+    The margin a tile needs so that tiled prediction equals whole-frame prediction (each 3x3
+    convolution at scale ``2**l`` adds ``(k // 2) * 2**l``, each pooling ``2**l - 1``).
+    """
     import keras
 
     radius, scale = 0, 1

@@ -2,7 +2,12 @@
 import sys
 from pathlib import Path
 
-from stemdlf.config import DISTORTION_WORKFLOW_KEYS, SYNTHETIC, acquisition_params, simulator_dict
+from stemdlf.config import (
+    DISTORTION_WORKFLOW_KEYS,
+    SYNTHETIC,
+    acquisition_params,
+    simulator_dict,
+)
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
 from stemdlf.plan import check_training_fits, run_variants, used_datasets
 from stemdlf.provenance import code_fingerprint
@@ -23,7 +28,8 @@ wildcard_constraints:
 
 def canonical(value):
     """Key-sorted copy of a config section: Snakemake compares params by their repr, so the
-    same settings in another key order (e.g. from another config file) must not rerun jobs."""
+    same settings in another key order (e.g. from another config file) must not rerun jobs.
+    """
     if isinstance(value, dict):
         return {k: canonical(value[k]) for k in sorted(value)}
     if isinstance(value, list):
@@ -33,7 +39,8 @@ def canonical(value):
 
 def code(script):
     """Fingerprint of the library code a rule's script runs (stemdlf.provenance): a rule's params
-    carry it, so editing a library module reruns the jobs that import it, and only those."""
+    carry it, so editing a library module reruns the jobs that import it, and only those.
+    """
     return code_fingerprint(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
@@ -141,15 +148,22 @@ def preprocess_targets():
     return out
 
 
-
-
 # --- split and distortion -----------------------------------------------------------
 from stemdlf.split import explicit_split, split_fovs
 
 if explicit_split_lists():
-    SPLIT = explicit_split(fov_ids("multi"), config["split"].get("train_fovs"), config["split"].get("test_fovs"))
+    SPLIT = explicit_split(
+        fov_ids("multi"),
+        config["split"].get("train_fovs"),
+        config["split"].get("test_fovs"),
+    )
 else:
-    SPLIT = split_fovs(fov_ids("multi"), config["split"]["n_train"], config["split"]["n_test"], config["split"]["seed"])
+    SPLIT = split_fovs(
+        fov_ids("multi"),
+        config["split"]["n_train"],
+        config["split"]["n_test"],
+        config["split"]["seed"],
+    )
 ESTIMATOR_SCOPES = ["reference", "global"]
 ESTIMATOR_METHODS = ["published", "paper", "dp"]  # stemdlf.distortion.METHODS
 
@@ -160,8 +174,10 @@ def fixed_reference():
     if ref in ("auto", "global"):
         return None
     if ref not in fov_ids("multi"):
-        raise ValueError(f"distortion.reference '{ref}' is not a FOV of the multi dataset "
-                         f"(FOVs: {', '.join(fov_ids('multi')[:10])}...); use a FOV id, auto or global")
+        raise ValueError(
+            f"distortion.reference '{ref}' is not a FOV of the multi dataset "
+            f"(FOVs: {', '.join(fov_ids('multi')[:10])}...); use a FOV id, auto or global"
+        )
     return ref
 
 
@@ -182,7 +198,13 @@ def train_files(pattern):
 
 def distortion_settings():
     """The estimator settings (method and scope come from the wildcards, the reference from reference.json)."""
-    return canonical({k: v for k, v in config["distortion"].items() if k not in DISTORTION_WORKFLOW_KEYS})
+    return canonical(
+        {
+            k: v
+            for k, v in config["distortion"].items()
+            if k not in DISTORTION_WORKFLOW_KEYS
+        }
+    )
 
 
 def truth_files(wildcards=None):
@@ -203,7 +225,9 @@ def all_fov_keys():
 
 
 def all_fov_files(pattern):
-    return [pattern.format(dataset=dataset, fov=fov) for dataset, fov in all_fov_pairs()]
+    return [
+        pattern.format(dataset=dataset, fov=fov) for dataset, fov in all_fov_pairs()
+    ]
 
 
 def synthetic_fov_pairs():
@@ -217,8 +241,12 @@ def synthetic_fov_keys():
 def registration_truth(wildcards=None):
     """The simulator's true geometry of every simulated FOV, to report each FOV's registration error."""
     pairs = synthetic_fov_pairs()
-    return {"truth_profiles": [f"results/data/{d}/truth/{f}/distortion.csv" for d, f in pairs],
-            "truth_facts": [f"results/data/{d}/truth/{f}/fov.yaml" for d, f in pairs]}
+    return {
+        "truth_profiles": [
+            f"results/data/{d}/truth/{f}/distortion.csv" for d, f in pairs
+        ],
+        "truth_facts": [f"results/data/{d}/truth/{f}/fov.yaml" for d, f in pairs],
+    }
 
 
 def registration_settings():
@@ -230,12 +258,20 @@ def train_truth_profiles(wildcards=None):
     """The simulator's true profile of every training FOV (each includes its own stage offset)."""
     if not is_synthetic("multi"):
         return {}
-    return {"profile_truth": train_files("results/data/{dataset}/truth/{fov}/distortion.csv")}
+    return {
+        "profile_truth": train_files(
+            "results/data/{dataset}/truth/{fov}/distortion.csv"
+        )
+    }
 
 
 def distortion_targets():
-    out = ["results/split.yaml", "results/distortion/profile.csv", "results/distortion/fovs.csv",
-           "results/distortion/diagnostic.png"]
+    out = [
+        "results/split.yaml",
+        "results/distortion/profile.csv",
+        "results/distortion/fovs.csv",
+        "results/distortion/diagnostic.png",
+    ]
     if config["distortion"]["compare"]:
         out.append("results/distortion/comparison.csv")
     for dataset in DATASETS:
@@ -245,7 +281,6 @@ def distortion_targets():
 
 # --- training variants and denoising ------------------------------------------------
 from stemdlf.config import variant_settings
-
 
 
 def variant(name):
@@ -276,9 +311,11 @@ def image_shape(dataset):
 for _name in VARIANTS:
     _v = variant(_name)
     if _v["frames"] is not None and _v["frames"] > frames_per_fov(_v["dataset"]):
-        raise ValueError(f"variants.{_name}.frames is {_v['frames']} but datasets.{_v['dataset']} has "
-                         f"{frames_per_fov(_v['dataset'])} rapid frames per FOV; lower the variant's frames, "
-                         f"or leave it out with run_variants: [...]")
+        raise ValueError(
+            f"variants.{_name}.frames is {_v['frames']} but datasets.{_v['dataset']} has "
+            f"{frames_per_fov(_v['dataset'])} rapid frames per FOV; lower the variant's frames, "
+            f"or leave it out with run_variants: [...]"
+        )
     check_training_fits(_name, _v["training"], image_shape(_v["dataset"]))
 
 
@@ -290,7 +327,11 @@ def rapid_file(dataset, fov, corrected):
 def target_file(dataset, fov, target, corrected):
     if corrected:
         return f"results/corrected/{dataset}/{fov}/{target}.tif"
-    return f"results/normalised/{dataset}/{fov}/slow.tif" if target == "slow" else f"results/dcfi/{dataset}/{fov}/dcfi.tif"
+    return (
+        f"results/normalised/{dataset}/{fov}/slow.tif"
+        if target == "slow"
+        else f"results/dcfi/{dataset}/{fov}/dcfi.tif"
+    )
 
 
 def training_inputs(wildcards):
@@ -301,7 +342,9 @@ def variant_training_inputs(name):
     v, fovs = variant(name), variant_fovs(name)
     return {
         "rapid": [rapid_file(v["dataset"], fov, v["corrected"]) for fov in fovs],
-        "target": [target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs],
+        "target": [
+            target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs
+        ],
     }
 
 
@@ -320,7 +363,9 @@ def training_mb(wildcards):
     t = v["training"]
     _, px = frame_size(v["dataset"])
     targets = len(variant_fovs(wildcards.variant)) * px * 4
-    patches = 2 * (t["validation_patches"] + t["batch_size"] * 10) * t["patch_size"] ** 2 * 4
+    patches = (
+        2 * (t["validation_patches"] + t["batch_size"] * 10) * t["patch_size"] ** 2 * 4
+    )
     return int(2000 + (targets + patches) / 1e6)
 
 
@@ -337,8 +382,13 @@ def denoise_inputs(wildcards):
 def training_targets():
     out = []
     for name in VARIANTS:
-        out += [f"results/models/{name}/model.keras", f"results/models/{name}/learning_curve.png"]
-        out += expand("results/denoised/{variant}/{fov}.tif", variant=name, fov=SPLIT["test"])
+        out += [
+            f"results/models/{name}/model.keras",
+            f"results/models/{name}/learning_curve.png",
+        ]
+        out += expand(
+            "results/denoised/{variant}/{fov}.tif", variant=name, fov=SPLIT["test"]
+        )
     return out
 
 
@@ -351,17 +401,23 @@ TUNED_BASELINES = [b for b in BASELINES if b != "CARE"]
 METHODS = ["rapid", "DCFI"] + VARIANTS + BASELINES
 _clash = set(VARIANTS) & {"rapid", "DCFI", "slow", "CARE", *KNOWN_BASELINES}
 if _clash:
-    raise ValueError(f"variant names {sorted(_clash)} are reserved for the evaluation's reference methods")
+    raise ValueError(
+        f"variant names {sorted(_clash)} are reserved for the evaluation's reference methods"
+    )
 
 
 def care_variant():
     """The variant whose training pairs and budget CARE gets (evaluate.care.like)."""
     like = config["evaluate"]["care"]["like"]
     if like not in VARIANTS:
-        raise ValueError(f"evaluate.care.like is {like!r}, which is not a variant; variants: {', '.join(VARIANTS)}")
+        raise ValueError(
+            f"evaluate.care.like is {like!r}, which is not a variant; variants: {', '.join(VARIANTS)}"
+        )
     if not variant(like)["corrected"]:
-        raise ValueError(f"evaluate.care.like is {like!r}, which trains on uncorrected frames; CARE is "
-                         "evaluated in slow-scan geometry, so name a variant with corrected: true")
+        raise ValueError(
+            f"evaluate.care.like is {like!r}, which trains on uncorrected frames; CARE is "
+            "evaluated in slow-scan geometry, so name a variant with corrected: true"
+        )
     return like
 
 
@@ -371,7 +427,9 @@ if "CARE" in BASELINES:
 
 def care_inputs(wildcards):
     inputs = variant_training_inputs(care_variant())
-    if config["evaluate"]["care"]["budget"] == "seconds":  # CARE gets the variant's measured training time
+    if (
+        config["evaluate"]["care"]["budget"] == "seconds"
+    ):  # CARE gets the variant's measured training time
         inputs["like_summary"] = f"results/models/{care_variant()}/training.json"
     return inputs
 
@@ -380,16 +438,32 @@ def care_params(wildcards):
     """What CARE takes from its variant: the pairs and the budget (not the model or learning rate),
     so that changing DLF-Slow's lr or U-Net does not retrain CARE."""
     v = variant_training_params(care_variant())
-    budget = ["patch_size", "batch_size", "epochs", "steps_per_epoch", "validation_patches", "seed"]
-    return {"variant": care_variant(), **{k: v[k] for k in ["fovs", "frames", "target", "validation_fraction"]},
-            "training": {k: v["training"][k] for k in budget}, "budget": config["evaluate"]["care"]["budget"]}
+    budget = [
+        "patch_size",
+        "batch_size",
+        "epochs",
+        "steps_per_epoch",
+        "validation_patches",
+        "seed",
+    ]
+    return {
+        "variant": care_variant(),
+        **{k: v[k] for k in ["fovs", "frames", "target", "validation_fraction"]},
+        "training": {k: v["training"][k] for k in budget},
+        "budget": config["evaluate"]["care"]["budget"],
+    }
 
 
 def care_mb():
     """Memory (MB): the framework plus CARE's patch pool (inputs and targets, float32) in memory."""
     t = variant(care_variant())["training"]
-    n = min(t["epochs"] * t["steps_per_epoch"] * t["batch_size"], config["evaluate"]["care"]["max_patches"])
-    return int(2000 + 2 * 2 * (n + t["validation_patches"]) * t["patch_size"] ** 2 * 4 / 1e6)
+    n = min(
+        t["epochs"] * t["steps_per_epoch"] * t["batch_size"],
+        config["evaluate"]["care"]["max_patches"],
+    )
+    return int(
+        2000 + 2 * 2 * (n + t["validation_patches"]) * t["patch_size"] ** 2 * 4 / 1e6
+    )
 
 
 def eval_frames():
@@ -421,12 +495,16 @@ def metrics_inputs(wildcards):
     inputs = {
         "images": method_files(wildcards.method),
         "slow": expand("results/corrected/multi/{fov}/slow.tif", fov=SPLIT["test"]),
-        "normalisation": expand("results/normalised/multi/{fov}/normalisation.json", fov=SPLIT["test"]),
+        "normalisation": expand(
+            "results/normalised/multi/{fov}/normalisation.json", fov=SPLIT["test"]
+        ),
         "view": "results/distortion/view.json",
         "validated": "results/validated/multi.json",
     }
     if is_synthetic("multi"):
-        inputs["truth"] = expand("results/data/multi/truth/{fov}/slow_clean.tif", fov=SPLIT["test"])
+        inputs["truth"] = expand(
+            "results/data/multi/truth/{fov}/slow_clean.tif", fov=SPLIT["test"]
+        )
     return inputs
 
 
@@ -439,7 +517,9 @@ def evaluated_methods():
 def single_fov_variants():
     """Single-FOV variants, by increasing number of training frames (DLF-100 ... DLF-2500)."""
     single = [v for v in VARIANTS if variant(v)["dataset"] == "single"]
-    return sorted(single, key=lambda v: variant(v)["frames"] or frames_per_fov("single"))
+    return sorted(
+        single, key=lambda v: variant(v)["frames"] or frames_per_fov("single")
+    )
 
 
 def _test_image(method, fov):
@@ -454,13 +534,23 @@ def role(name):
 def figure_labels(wildcards):
     """What a figure shows: the methods of its images, in panel order."""
     present = lambda names: [n for n in names if n in METHODS]
-    paper, paper_dcfi, recommended = role("paper"), role("paper_dcfi"), role("recommended")
+    paper, paper_dcfi, recommended = (
+        role("paper"),
+        role("paper_dcfi"),
+        role("recommended"),
+    )
     return {
         "fig1": present(["rapid", "DCFI", "BM3D"]),
-        "fig2": present(["rapid", "DCFI"]) + ["slow"] + present([paper_dcfi, paper, recommended]),
-        "fig3": present(["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]) + ["slow"],
+        "fig2": present(["rapid", "DCFI"])
+        + ["slow"]
+        + present([paper_dcfi, paper, recommended]),
+        "fig3": present(
+            ["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]
+        )
+        + ["slow"],
         "fig4": single_fov_variants() + ["slow"],
-        "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended]) + ["slow"],
+        "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended])
+        + ["slow"],
         "fig5": [],
         "stats": [],
     }[wildcards.fig]
@@ -473,18 +563,32 @@ def figure_inputs(wildcards):
     images = [_test_image(m, fov) for m in figure_labels(wildcards)]
     inputs = {"images": images, "validated": "results/validated/multi.json"}
     if wildcards.fig == "fig1":
-        inputs.update(dcfi_raw=f"results/dcfi/multi/{fov}/dcfi.tif", slow_raw=f"results/normalised/multi/{fov}/slow.tif",
-                      slow=slow, view="results/distortion/view.json")
+        inputs.update(
+            dcfi_raw=f"results/dcfi/multi/{fov}/dcfi.tif",
+            slow_raw=f"results/normalised/multi/{fov}/slow.tif",
+            slow=slow,
+            view="results/distortion/view.json",
+        )
     if wildcards.fig == "fig3":
         inputs["summary"] = "results/tables/summary.csv"
     if wildcards.fig == "stats":
         inputs["metrics"] = "results/tables/metrics.csv"
     if wildcards.fig == "crops" and is_synthetic("multi"):
-        inputs.update(truth=f"results/data/multi/truth/{fov}/slow_clean.tif", view="results/distortion/view.json",
-                      normalisation=f"results/normalised/multi/{fov}/normalisation.json")
+        inputs.update(
+            truth=f"results/data/multi/truth/{fov}/slow_clean.tif",
+            view="results/distortion/view.json",
+            normalisation=f"results/normalised/multi/{fov}/normalisation.json",
+        )
     if wildcards.fig == "fig5":
-        inputs.update(profile="results/distortion/profile.csv", view="results/distortion/view.json",
-                      **({"truth": truth_files()["profile_truth"]} if is_synthetic("multi") else {}))
+        inputs.update(
+            profile="results/distortion/profile.csv",
+            view="results/distortion/view.json",
+            **(
+                {"truth": truth_files()["profile_truth"]}
+                if is_synthetic("multi")
+                else {}
+            ),
+        )
     return inputs
 
 
@@ -495,13 +599,25 @@ def care_models():
 
 def figures():
     """The figures of this run (Fig. 4 needs single-FOV variants)."""
-    return ["fig1", "fig2", "fig3"] + (["fig4"] if single_fov_variants() else []) + ["fig5", "crops", "stats"]
+    return (
+        ["fig1", "fig2", "fig3"]
+        + (["fig4"] if single_fov_variants() else [])
+        + ["fig5", "crops", "stats"]
+    )
 
 
 def evaluation_targets():
-    return ["results/tables/summary.md", "results/claims.md", "results/readme_results.md"] + expand(
-        "results/figures/{fig}.png", fig=figures())
+    return [
+        "results/tables/summary.md",
+        "results/claims.md",
+        "results/readme_results.md",
+    ] + expand("results/figures/{fig}.png", fig=figures())
 
 
 def all_targets():
-    return preprocess_targets() + distortion_targets() + training_targets() + evaluation_targets()
+    return (
+        preprocess_targets()
+        + distortion_targets()
+        + training_targets()
+        + evaluation_targets()
+    )

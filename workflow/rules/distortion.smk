@@ -11,14 +11,14 @@ rule split:
         "results/validated/multi.json",
     output:
         "results/split.yaml",
-    params:
-        code=code("write_split.py"),
-        split=canonical(SPLIT),
-        settings=canonical(config["split"]),
     log:
         "logs/split.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        code=code("write_split.py"),
+        split=canonical(SPLIT),
+        settings=canonical(config["split"]),
     script:
         "../scripts/write_split.py"
 
@@ -28,15 +28,15 @@ rule choose_reference:
         slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
     output:
         "results/distortion/reference.json",
+    log:
+        "logs/distortion/choose_reference.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         code=code("choose_reference.py"),
         fovs=SPLIT["train"],
         fixed=fixed_reference(),
         highpass_px=config["distortion"]["highpass_px"],
-    log:
-        "logs/distortion/choose_reference.log",
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/choose_reference.py"
 
@@ -49,20 +49,20 @@ rule estimate_distortion:
     output:
         profile="results/distortion/estimates/{method}-{scope}/profile.csv",
         view="results/distortion/estimates/{method}-{scope}/view.json",
-    params:
-        code=code("estimate_distortion.py"),
-        fovs=SPLIT["train"],
-        settings=distortion_settings(),
-    threads: 1
-    resources:
-        # band-passed and resampled images, and the W x W similarity and DP matrices (dp)
-        mem_mb=lambda wc: image_mb("multi", copies=40),
     log:
         "logs/distortion/estimate_{method}-{scope}.log",
     benchmark:
         "benchmarks/distortion/estimate_{method}-{scope}.tsv"
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        # band-passed and resampled images, and the W x W similarity and DP matrices (dp)
+        mem_mb=lambda wc: image_mb("multi", copies=40),
+    params:
+        code=code("estimate_distortion.py"),
+        fovs=SPLIT["train"],
+        settings=distortion_settings(),
     script:
         "../scripts/estimate_distortion.py"
 
@@ -77,7 +77,19 @@ rule register_fovs:
     output:
         profile="results/distortion/profile.csv",
         view="results/distortion/view.json",
-        fovs=report("results/distortion/fovs.csv", caption="../report/fovs.rst", category="Distortion"),
+        fovs=report(
+            "results/distortion/fovs.csv",
+            caption="../report/fovs.rst",
+            category="Distortion",
+        ),
+    log:
+        "logs/distortion/register_fovs.log",
+    benchmark:
+        "benchmarks/distortion/register_fovs.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=lambda wc: image_mb("multi", copies=20),
     params:
         code=code("register_fovs.py"),
         fov_keys=all_fov_keys(),
@@ -87,14 +99,6 @@ rule register_fovs:
         on_poor_registration=config["distortion"]["on_poor_registration"],
         min_zncc=config["distortion"]["min_zncc"],
         registration=canonical(registration_settings()),
-    resources:
-        mem_mb=lambda wc: image_mb("multi", copies=20),
-    log:
-        "logs/distortion/register_fovs.log",
-    benchmark:
-        "benchmarks/distortion/register_fovs.tsv"
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/register_fovs.py"
 
@@ -102,16 +106,23 @@ rule register_fovs:
 rule compare_distortion:
     input:
         unpack(truth_files),
-        estimates=expand("results/distortion/estimates/{estimator}/profile.csv", estimator=estimators()),
+        estimates=expand(
+            "results/distortion/estimates/{estimator}/profile.csv",
+            estimator=estimators(),
+        ),
     output:
-        report("results/distortion/comparison.csv", caption="../report/comparison.rst", category="Distortion"),
-    params:
-        code=code("compare_distortion.py"),
-        estimators=estimators(),
+        report(
+            "results/distortion/comparison.csv",
+            caption="../report/comparison.rst",
+            category="Distortion",
+        ),
     log:
         "logs/distortion/compare.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        code=code("compare_distortion.py"),
+        estimators=estimators(),
     script:
         "../scripts/compare_distortion.py"
 
@@ -126,15 +137,19 @@ rule distortion_figure:
         dcfi=train_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
         slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
     output:
-        png=report("results/distortion/diagnostic.png", caption="../report/distortion.rst", category="Distortion"),
+        png=report(
+            "results/distortion/diagnostic.png",
+            caption="../report/distortion.rst",
+            category="Distortion",
+        ),
         pdf="results/distortion/diagnostic.pdf",
-    params:
-        code=code("distortion_figure.py"),
-        fovs=SPLIT["train"],
     log:
         "logs/distortion/figure.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=code("distortion_figure.py"),
+        fovs=SPLIT["train"],
     script:
         "../scripts/distortion_figure.py"
 
@@ -153,18 +168,18 @@ rule correct_fov:
         rapid="results/corrected/{dataset}/{fov}/rapid.tif",
         dcfi="results/corrected/{dataset}/{fov}/dcfi.tif",
         slow="results/corrected/{dataset}/{fov}/slow.tif",
-    params:
-        code=code("correct_fov.py"),
-        align_frames=config["distortion"]["align_frames"],
-        chunk_frames=config["dcfi"]["chunk_frames"],
     log:
         "logs/correct/{dataset}/{fov}.log",
     benchmark:
         "benchmarks/correct/{dataset}/{fov}.tsv"
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=3),
-    conda:
-        "../../envs/data.yaml"
+    params:
+        code=code("correct_fov.py"),
+        align_frames=config["distortion"]["align_frames"],
+        chunk_frames=config["dcfi"]["chunk_frames"],
     script:
         "../scripts/correct_fov.py"

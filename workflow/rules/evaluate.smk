@@ -15,18 +15,18 @@ rule noise_model:
         slow=expand("results/corrected/multi/{fov}/slow.tif", fov=noise_fovs()),
     output:
         "results/baselines/noise_model.npz",
-    params:
-        code=code("noise_model.py"),
-        fovs=noise_fovs(),
-    threads: 1
-    resources:
-        mem_mb=lambda wc: stacks_mb("multi", len(noise_fovs())),
     log:
         "logs/baselines/noise_model.log",
     benchmark:
         "benchmarks/baselines/noise_model.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: stacks_mb("multi", len(noise_fovs())),
+    params:
+        code=code("noise_model.py"),
+        fovs=noise_fovs(),
     script:
         "../scripts/noise_model.py"
 
@@ -39,20 +39,20 @@ rule baseline_fov:
     output:
         image="results/baselines/{baseline}/{fov}.tif",
         tuning="results/baselines/{baseline}/{fov}.json",
+    log:
+        "logs/baselines/{baseline}/{fov}.log",
+    benchmark:
+        "benchmarks/baselines/{baseline}/{fov}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: frames_mb("multi", copies=3),
     params:
         code=code("baseline_fov.py"),
         frames=eval_frames(),
         search_crop_px=config["evaluate"]["search_crop_px"],
         tone_match=config["evaluate"]["tone_match"],
-    log:
-        "logs/baselines/{baseline}/{fov}.log",
-    benchmark:
-        "benchmarks/baselines/{baseline}/{fov}.tsv"
-    threads: 1
-    resources:
-        mem_mb=lambda wc: frames_mb("multi", copies=3),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/baseline_fov.py"
 
@@ -64,23 +64,23 @@ rule train_care:
         config="results/models/CARE/config.json",
         weights="results/models/CARE/weights_best.h5",
         summary="results/models/CARE/training.json",
-    params:
-        code=code("train_care.py"),
-        settings=care_params,
-        max_patches=config["evaluate"]["care"]["max_patches"],
-        # CSBDeep's scratch folder (its logs and per-epoch weights), outside the outputs.
-        work="results/checkpoints/CARE",
-    # One thread: the default U-Net gains little from a second one, so on a small machine two
-    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
-    threads: 1
-    resources:
-        mem_mb=lambda wc: care_mb(),
     log:
         "logs/train/CARE.log",
     benchmark:
         "benchmarks/train/CARE.tsv"
     conda:
         "../../envs/training.yaml"
+    # One thread: the default U-Net gains little from a second one, so on a small machine two
+    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    threads: 1
+    resources:
+        mem_mb=lambda wc: care_mb(),
+    params:
+        code=code("train_care.py"),
+        settings=care_params,
+        max_patches=config["evaluate"]["care"]["max_patches"],
+        # CSBDeep's scratch folder (its logs and per-epoch weights), outside the outputs.
+        work="results/checkpoints/CARE",
     script:
         "../scripts/train_care.py"
 
@@ -93,21 +93,21 @@ rule denoise_care:
         rapid=expand("results/corrected/multi/{fov}/rapid.tif", fov=SPLIT["test"]),
     output:
         expand("results/baselines/CARE/{fov}.tif", fov=SPLIT["test"]),
-    params:
-        code=code("denoise_care.py"),
-        fovs=SPLIT["test"],
-        frames=eval_frames(),
-    # One thread: the default U-Net gains little from a second one, so on a small machine two
-    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
-    threads: 1
-    resources:
-        mem_mb=lambda wc: frames_mb("multi", copies=4),
     log:
         "logs/baselines/CARE.log",
     benchmark:
         "benchmarks/baselines/CARE.tsv"
     conda:
         "../../envs/training.yaml"
+    # One thread: the default U-Net gains little from a second one, so on a small machine two
+    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    threads: 1
+    resources:
+        mem_mb=lambda wc: frames_mb("multi", copies=4),
+    params:
+        code=code("denoise_care.py"),
+        fovs=SPLIT["test"],
+        frames=eval_frames(),
     script:
         "../scripts/denoise_care.py"
 
@@ -117,19 +117,19 @@ rule metrics_method:
         unpack(metrics_inputs),
     output:
         "results/metrics/{method}.csv",
-    params:
-        code=code("metrics_method.py"),
-        fovs=SPLIT["test"],
-        frames=eval_frames(),
-    threads: 1
-    resources:
-        mem_mb=lambda wc: frames_mb("multi", copies=6),
     log:
         "logs/metrics/{method}.log",
     benchmark:
         "benchmarks/metrics/{method}.tsv"
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: frames_mb("multi", copies=6),
+    params:
+        code=code("metrics_method.py"),
+        fovs=SPLIT["test"],
+        frames=eval_frames(),
     script:
         "../scripts/metrics_method.py"
 
@@ -138,16 +138,24 @@ rule tables:
     input:
         expand("results/metrics/{method}.csv", method=evaluated_methods()),
     output:
-        metrics=report("results/tables/metrics.csv", caption="../report/metrics.rst", category="Tables"),
-        summary=report("results/tables/summary.csv", caption="../report/summary.rst", category="Tables"),
+        metrics=report(
+            "results/tables/metrics.csv",
+            caption="../report/metrics.rst",
+            category="Tables",
+        ),
+        summary=report(
+            "results/tables/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
         markdown="results/tables/summary.md",
-    params:
-        code=code("tables.py"),
-        methods=evaluated_methods(),
     log:
         "logs/tables.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        code=code("tables.py"),
+        methods=evaluated_methods(),
     script:
         "../scripts/tables.py"
 
@@ -156,20 +164,24 @@ rule claims:
     input:
         summary="results/tables/summary.csv",
         metrics="results/tables/metrics.csv",
-        single_training=expand("results/models/{variant}/training.json", variant=single_fov_variants()),
-        single_history=expand("results/models/{variant}/history.csv", variant=single_fov_variants()),
+        single_training=expand(
+            "results/models/{variant}/training.json", variant=single_fov_variants()
+        ),
+        single_history=expand(
+            "results/models/{variant}/history.csv", variant=single_fov_variants()
+        ),
     output:
         report("results/claims.md", caption="../report/claims.rst", category="Claims"),
+    log:
+        "logs/claims.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         code=code("claims.py"),
         dlf_slow=role("paper"),
         dlf_dcfi=role("paper_dcfi"),
         recommended=role("recommended"),
         single_fov=single_fov_variants(),
-    log:
-        "logs/claims.log",
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/claims.py"
 
@@ -179,16 +191,18 @@ rule readme_results:
         summary="results/tables/summary.csv",
         claims="results/claims.md",
         fovs="results/distortion/fovs.csv",
-        training=expand("results/models/{variant}/training.json", variant=VARIANTS + care_models()),
+        training=expand(
+            "results/models/{variant}/training.json", variant=VARIANTS + care_models()
+        ),
     output:
         "results/readme_results.md",
-    params:
-        code=code("readme_results.py"),
-        methods=VARIANTS + care_models(),
     log:
         "logs/readme_results.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        code=code("readme_results.py"),
+        methods=VARIANTS + care_models(),
     script:
         "../scripts/readme_results.py"
 
@@ -197,16 +211,20 @@ rule figure:
     input:
         unpack(figure_inputs),
     output:
-        png=report("results/figures/{fig}.png", caption="../report/figure.rst", category="Figures"),
+        png=report(
+            "results/figures/{fig}.png",
+            caption="../report/figure.rst",
+            category="Figures",
+        ),
         pdf="results/figures/{fig}.pdf",
+    log:
+        "logs/figures/{fig}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         code=code("figure.py"),
         fov=SPLIT["test"][0],
         labels=figure_labels,
         recommended=role("recommended"),
-    log:
-        "logs/figures/{fig}.log",
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/figure.py"

@@ -8,14 +8,14 @@ rule validate_dataset:
         slow=lambda wc: per_fov(raw(wc.dataset, "{fov}", "slow.tif"), wc.dataset),
     output:
         "results/validated/{dataset}.json",
-    params:
-        code=code("validate_dataset.py"),
-        path=lambda wc: dataset_dir(wc.dataset),
-        min_fovs=lambda wc: min_fovs(wc.dataset),
     log:
         "logs/validate/{dataset}.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        code=code("validate_dataset.py"),
+        path=lambda wc: dataset_dir(wc.dataset),
+        min_fovs=lambda wc: min_fovs(wc.dataset),
     script:
         "../scripts/validate_dataset.py"
 
@@ -29,19 +29,19 @@ rule normalise_fov:
         rapid="results/normalised/{dataset}/{fov}/rapid.tif",
         slow="results/normalised/{dataset}/{fov}/slow.tif",
         transforms="results/normalised/{dataset}/{fov}/normalisation.json",
-    params:
-        code=code("normalise_fov.py"),
-        normalise=canonical(config["normalise"]),
-        chunk_frames=config["dcfi"]["chunk_frames"],
     log:
         "logs/normalise/{dataset}/{fov}.log",
     benchmark:
         "benchmarks/normalise/{dataset}/{fov}.tsv"
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=2),
-    conda:
-        "../../envs/data.yaml"
+    params:
+        code=code("normalise_fov.py"),
+        normalise=canonical(config["normalise"]),
+        chunk_frames=config["dcfi"]["chunk_frames"],
     script:
         "../scripts/normalise_fov.py"
 
@@ -55,18 +55,18 @@ rule dcfi_fov:
         dcfi="results/dcfi/{dataset}/{fov}/dcfi.tif",
         shifts="results/dcfi/{dataset}/{fov}/shifts.csv",
         transform="results/dcfi/{dataset}/{fov}/normalisation.json",
-    params:
-        code=code("dcfi_fov.py"),
-        dcfi=canonical(config["dcfi"]),
-        normalise=canonical(config["normalise"]),
     log:
         "logs/dcfi/{dataset}/{fov}.log",
     benchmark:
         "benchmarks/dcfi/{dataset}/{fov}.tsv"
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=4),
-    conda:
-        "../../envs/data.yaml"
+    params:
+        code=code("dcfi_fov.py"),
+        dcfi=canonical(config["dcfi"]),
+        normalise=canonical(config["normalise"]),
     script:
         "../scripts/dcfi_fov.py"

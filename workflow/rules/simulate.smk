@@ -5,22 +5,28 @@ rule simulate_fov:
     output:
         rapid="results/data/{dataset}/fovs/{fov}/rapid.tif",
         slow="results/data/{dataset}/fovs/{fov}/slow.tif",
-        truth=multiext("results/data/{dataset}/truth/{fov}/", "slow_clean.tif", "distortion.csv", "drift.csv", "fov.yaml"),
+        truth=multiext(
+            "results/data/{dataset}/truth/{fov}/",
+            "slow_clean.tif",
+            "distortion.csv",
+            "drift.csv",
+            "fov.yaml",
+        ),
+    log:
+        "logs/simulate/{dataset}/{fov}.log",
+    benchmark:
+        "benchmarks/simulate/{dataset}/{fov}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: frames_mb(wc.dataset, copies=8),
     params:
         code=code("simulate_fov.py"),
         simulator=simulator_dict(config),
         acquisition=acquisition_dict,
         fov_index=fov_index,
         out_dir=lambda wc: f"results/data/{wc.dataset}",
-    log:
-        "logs/simulate/{dataset}/{fov}.log",
-    benchmark:
-        "benchmarks/simulate/{dataset}/{fov}.tsv"
-    threads: 1
-    resources:
-        mem_mb=lambda wc: frames_mb(wc.dataset, copies=8),
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/simulate_fov.py"
 
@@ -28,13 +34,13 @@ rule simulate_fov:
 rule simulate_meta:
     output:
         "results/data/{dataset}/dataset.yaml",
-    params:
-        code=code("simulate_meta.py"),
-        simulator=simulator_dict(config),
-        acquisition=acquisition_dict,
     log:
         "logs/simulate/{dataset}/dataset.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        code=code("simulate_meta.py"),
+        simulator=simulator_dict(config),
+        acquisition=acquisition_dict,
     script:
         "../scripts/simulate_meta.py"

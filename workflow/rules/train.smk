@@ -14,23 +14,23 @@ rule train_variant:
         card="results/models/{variant}/model.json",
         history="results/models/{variant}/history.csv",
         summary="results/models/{variant}/training.json",
-    params:
-        code=code("train_variant.py"),
-        settings=training_params,
-        normalise=config["normalise"],
-        # Per-epoch checkpoints live outside the declared outputs, so a killed job resumes.
-        checkpoint="results/checkpoints/{variant}",
-    # One thread: the default U-Net gains little from a second one, so on a small machine two
-    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
-    threads: 1
-    resources:
-        mem_mb=training_mb,
     log:
         "logs/train/{variant}.log",
     benchmark:
         "benchmarks/train/{variant}.tsv"
     conda:
         "../../envs/training.yaml"
+    # One thread: the default U-Net gains little from a second one, so on a small machine two
+    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    threads: 1
+    resources:
+        mem_mb=training_mb,
+    params:
+        code=code("train_variant.py"),
+        settings=training_params,
+        normalise=config["normalise"],
+        # Per-epoch checkpoints live outside the declared outputs, so a killed job resumes.
+        checkpoint="results/checkpoints/{variant}",
     script:
         "../scripts/train_variant.py"
 
@@ -39,15 +39,19 @@ rule learning_curve:
     input:
         "results/models/{variant}/history.csv",
     output:
-        png=report("results/models/{variant}/learning_curve.png", caption="../report/learning_curve.rst",
-                   category="Training", subcategory="{variant}"),
+        png=report(
+            "results/models/{variant}/learning_curve.png",
+            caption="../report/learning_curve.rst",
+            category="Training",
+            subcategory="{variant}",
+        ),
         pdf="results/models/{variant}/learning_curve.pdf",
-    params:
-        code=code("learning_curve.py"),
     log:
         "logs/train/{variant}_learning_curve.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=code("learning_curve.py"),
     script:
         "../scripts/learning_curve.py"
 
@@ -57,22 +61,22 @@ rule denoise_variant:
         unpack(denoise_inputs),
     output:
         expand("results/denoised/{{variant}}/{fov}.tif", fov=SPLIT["test"]),
-    params:
-        code=code("denoise_variant.py"),
-        fovs=SPLIT["test"],
-        corrected=lambda wc: variant(wc.variant)["corrected"],
-        batch_size=config["denoise"]["batch_size"],
-        chunk_frames=config["dcfi"]["chunk_frames"],
-    # One thread: the default U-Net gains little from a second one, so on a small machine two
-    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
-    threads: 1
-    resources:
-        mem_mb=lambda wc: frames_mb("multi", copies=4),
     log:
         "logs/denoise/{variant}.log",
     benchmark:
         "benchmarks/denoise/{variant}.tsv"
     conda:
         "../../envs/training.yaml"
+    # One thread: the default U-Net gains little from a second one, so on a small machine two
+    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    threads: 1
+    resources:
+        mem_mb=lambda wc: frames_mb("multi", copies=4),
+    params:
+        code=code("denoise_variant.py"),
+        fovs=SPLIT["test"],
+        corrected=lambda wc: variant(wc.variant)["corrected"],
+        batch_size=config["denoise"]["batch_size"],
+        chunk_frames=config["dcfi"]["chunk_frames"],
     script:
         "../scripts/denoise_variant.py"

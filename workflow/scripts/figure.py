@@ -1,5 +1,7 @@
-"""One of the paper's figures 1-5, the crops figure or the per-frame statistics, from the images and tables
-it shows (rule figure)."""
+"""One of the paper's figures 1-5, the crops figure or the per-frame statistics (rule figure).
+
+Drawn from the images and tables it shows.
+"""
 import json
 
 import numpy as np
@@ -12,6 +14,7 @@ from stemdlf.tiff import read_tiff
 
 
 def first_frame(path):
+    """The first frame of a TIFF stack (a single image as it is), float32."""
     image = read_tiff(path)
     return (image[0] if image.ndim == 3 else image).astype(np.float32)
 

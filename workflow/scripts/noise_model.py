@@ -1,5 +1,7 @@
-"""Noise power spectrum, scan-direction PSF and rapid-to-slow tone curve from training FOVs,
-for the baselines (rule noise_model)."""
+"""The baselines' noise model from training FOVs (rule noise_model).
+
+Noise power spectrum, scan-direction PSF and rapid-to-slow tone curve.
+"""
 import numpy as np
 
 from stemdlf.atomic import atomic_path

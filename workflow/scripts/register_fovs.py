@@ -17,6 +17,7 @@ with log_to(snakemake.log[0]) as log:
     used = set(distortion.info.get("fovs") or [distortion.info.get("reference")])
 
     def in_profile(key):
+        """Whether a FOV (``dataset/fov``) was used to estimate the profile: yes, no, or why it was skipped."""
         dataset, fov = key.split("/", 1)
         if dataset == "multi" and fov in skipped:
             return f"skipped: {skipped[fov]}"

@@ -64,6 +64,7 @@ class FOVRegistration:
 
     @property
     def offset(self) -> tuple[float, float]:
+        """(y, x) offset in px."""
         return (self.offset_y_px, self.offset_x_px)
 
     @property
@@ -72,14 +73,17 @@ class FOVRegistration:
         return float(np.hypot(self.residual_y_px, self.residual_x_px))
 
     def to_dict(self) -> dict:
+        """The fields as a JSON-ready mapping."""
         out = asdict(self)
         out["residual_px"] = self.residual_px
         return out
 
 
 def _finite(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both images cut to the rows and columns where ``moving`` is defined (an offset can move
-    the edge columns off the profile)."""
+    """Both images cut to the rows and columns where ``moving`` is defined.
+
+    An offset can move the edge columns off the profile.
+    """
     ok = np.isfinite(moving)
     cols = np.flatnonzero(ok.mean(axis=0) > 0.5)  # a column off the profile is NaN in (nearly) every row
     rows = np.flatnonzero(ok[:, cols].all(axis=1)) if len(cols) else cols

@@ -48,6 +48,7 @@ class ViewMatch:
 
     @property
     def min_zncc(self) -> float:
+        """The weakest of the three matches' ZNCC."""
         return min(self.left_zncc, self.right_zncc, self.row_zncc)
 
 
