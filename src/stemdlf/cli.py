@@ -7,7 +7,7 @@
     stemdlf convert DATASET_DIR --fov ID --rapid SERIES.emd --slow SLOW.emd [--detector NAME]
     stemdlf dcfi RAPID.tif -o DCFI.tif [--shifts SHIFTS.csv]
     stemdlf denoise MODEL.keras INPUT.tif -o OUTPUT.tif [--normalise] [--distortion DIR]
-    stemdlf export MODEL.keras -o FILTER.onnx
+    stemdlf export MODEL.keras -o FILTER.onnx|FILTER.zip
 
 ``dcfi`` and ``denoise`` also take a microscope file (Velox .emd, .dm3/.dm4, .ser) as input.
 """
@@ -146,11 +146,17 @@ def _microscope_input(args: argparse.Namespace, attr: str, min_frames: int = 1):
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_onnx
+    from .export import export_bioimageio, export_onnx
 
     model, out = Path(args.model), Path(args.output)
     if not model.is_file():
         raise DataError(model, "no such file")
+    fmt = args.format or ("bioimageio" if out.suffix.lower() == ".zip" else "onnx")
+    if fmt == "bioimageio":
+        _refuse_overwriting([model, model.with_suffix(".json")], [out])
+        export_bioimageio(model, out)
+        print(f"wrote {out} (BioImage Model Zoo package)")
+        return 0
     _refuse_overwriting([model, model.with_suffix(".json")], [out, out.with_suffix(".json")])
     export_onnx(model, out)
     print(f"wrote {out} and its card {out.with_suffix('.json')}")
@@ -440,13 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_denoise)
 
-    p = sub.add_parser("export", help="write a trained filter as ONNX (with its card) for other runtimes",
+    p = sub.add_parser("export", help="write a trained filter as ONNX or a BioImage Model Zoo package",
                        description="Write a trained filter as an ONNX file with a dynamic batch, height and width "
                        "(ONNX Runtime, OpenVINO, deepImageJ, ...) and its card beside it (FILTER.json: what the "
-                       'frames need first, tensor layout, size multiple). Needs: pip install "stemdlf[export]".',
-                       epilog="Example: stemdlf export results/models/DLF-5F/model.keras -o DLF-5F.onnx")
+                       "frames need first, tensor layout, size multiple), or as a BioImage Model Zoo package (.zip: "
+                       "rdf.yaml, ONNX weights, test tensors, cover, README; validated with bioimageio.spec). "
+                       'Needs: pip install "stemdlf[export]".',
+                       epilog="Examples: stemdlf export results/models/DLF-5F/model.keras -o DLF-5F.onnx; "
+                       "stemdlf export results/models/DLF-5F/model.keras -o DLF-5F.zip")
     p.add_argument("model", help="trained filter, e.g. results/models/DLF-5F/model.keras")
-    p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    p.add_argument("-o", "--output", required=True, help="the .onnx file or the .zip package to write")
+    p.add_argument("--format", choices=["onnx", "bioimageio"],
+                   help="onnx or bioimageio (default: bioimageio for a .zip output, else onnx)")
     p.set_defaults(func=_export)
     return parser
 
