@@ -176,3 +176,17 @@ def test_a_failed_single_fov_claim_says_how_each_variant_was_trained():
     claims = {c.text: c for c in check_claims(summary, single_fov=["DLF-100", "DLF-500"],
                                               single_fov_training=budget)}
     assert claims["single-FOV variants improve with the number of training frames"].evidence.endswith("19.00 dB")
+
+
+def test_the_spectra_of_fig2_and_fig4_share_one_colour_scale_with_a_colour_bar():
+    from stemdlf import paper_figures
+
+    rng = np.random.default_rng(0)
+    clean = ndimage.gaussian_filter(rng.random((64, 64)), 2) * 65535
+    images = {"rapid": clean + rng.normal(0, 8000, clean.shape), "slow": clean + rng.normal(0, 2000, clean.shape),
+              "DLF": clean}
+    for fig in (paper_figures.fig2(images, "fov000", 2.0), paper_figures.fig4(images, 2.0, "fov000")):
+        spectra = [ax.images[0] for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "magma"]
+        assert len(spectra) == 3 and len({im.get_clim() for im in spectra}) == 1
+        assert any("ln |F|² (Hann window)" in ax.get_ylabel() for ax in fig.axes if not ax.images and ax.collections)
+        paper_figures.plt.close(fig)

@@ -59,22 +59,39 @@ def _scale_bar(ax, shape: tuple[int, int], pixel_size_nm: float | None) -> None:
             fontsize=6, fontweight="bold")
 
 
-def _fft_panel(ax, image: np.ndarray, pixel_size_nm: float | None, label: bool) -> None:
-    """The log power spectrum with frequency axes (um^-1 when the pixel size is known)."""
+def _fft_limits(images: dict[str, np.ndarray]) -> tuple[float, float]:
+    """One colour scale for every spectrum of a figure (5th to 99.9th percentile over all of them).
+
+    Shared, so that a reader compares the methods' noise and detail levels, not per-panel contrast.
+    """
+    spectra = [_fft_image(image) for image in images.values()]
+    return (float(min(np.percentile(s, 5) for s in spectra)), float(max(np.percentile(s, 99.9) for s in spectra)))
+
+
+def _fft_panel(ax, image: np.ndarray, pixel_size_nm: float | None, label: bool,
+               limits: tuple[float, float] | None = None):
+    """The log power spectrum with frequency axes (um^-1 when the pixel size is known); returns the image."""
     spectrum = _fft_image(image)
     nyquist = 1000.0 / (2 * pixel_size_nm) if pixel_size_nm else 0.5
-    ax.imshow(spectrum, cmap="magma", vmin=np.percentile(spectrum, 5), vmax=np.percentile(spectrum, 99.9),
-              extent=[-nyquist, nyquist, -nyquist, nyquist], interpolation="nearest")
+    vmin, vmax = limits or (np.percentile(spectrum, 5), np.percentile(spectrum, 99.9))
+    shown = ax.imshow(spectrum, cmap="magma", vmin=vmin, vmax=vmax,
+                      extent=[-nyquist, nyquist, -nyquist, nyquist], interpolation="nearest")
     ax.tick_params(labelsize=6)
     if label:
         unit = "µm⁻¹" if pixel_size_nm else "cycles/px"
         ax.set_xlabel(f"frequency ({unit})", fontsize=7)
         ax.set_ylabel(f"frequency ({unit})", fontsize=7)
-        ax.text(0.04, 0.96, "ln |F|² (Hann window)", transform=ax.transAxes, color="white", fontsize=6,
-                ha="left", va="top")
     else:
         ax.set_xticklabels([])
         ax.set_yticklabels([])
+    return shown
+
+
+def _fft_colour_bar(fig, shown, axes) -> None:
+    """A colour bar for a row of spectra drawn on one scale."""
+    bar = fig.colorbar(shown, ax=list(axes), fraction=0.012, pad=0.01)
+    bar.set_label("ln |F|² (Hann window)", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
 
 
 def _mark_dips(ax, dips, x0=0):
@@ -149,14 +166,15 @@ def fig1(dcfi_raw: np.ndarray, slow_raw: np.ndarray, row_offset: int, slow_roi: 
 def fig2(images: dict[str, np.ndarray], fov: str, pixel_size_nm: float | None = None) -> plt.Figure:
     """Image grid (rapid, DCFI, slow, DLF-DCFI, DLF-Slow, ...) each with its FFT spectrum below."""
     names = list(images)
-    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 5.6), squeeze=False)
+    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 5.6), squeeze=False, layout="constrained")
+    limits = _fft_limits(images)
     for k, name in enumerate(names):
         _show(axes[0, k], images[name], f"({chr(97 + k)}) {name}")
         if k == 0:
             _scale_bar(axes[0, k], images[name].shape, pixel_size_nm)
-        _fft_panel(axes[1, k], images[name], pixel_size_nm, label=k == 0)
-    fig.suptitle(f"Test FOV {fov}, frame 0", fontsize=10)
-    fig.tight_layout()
+        shown = _fft_panel(axes[1, k], images[name], pixel_size_nm, label=k == 0, limits=limits)
+    _fft_colour_bar(fig, shown, axes[1, :])
+    fig.suptitle(f"Test FOV {fov}, frame 0 (top) and its power spectrum (bottom, one colour scale)", fontsize=10)
     return fig
 
 
@@ -206,12 +224,15 @@ def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: fl
 def fig4(images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -> plt.Figure:
     """Single-FOV variants (DLF-100 ... DLF-2500) and the slow scan, their spectra and FFT line profiles."""
     names = list(images)
-    fig, axes = plt.subplots(2, len(names) + 1, figsize=(2.6 * (len(names) + 1), 5.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(2.6 * (len(names) + 1), 5.4), squeeze=False,
+                             layout="constrained")
+    limits = _fft_limits(images)
     for k, name in enumerate(names):
         _show(axes[0, k], images[name], f"({chr(97 + k)}) {name}")
         if k == 0:
             _scale_bar(axes[0, k], images[name].shape, pixel_size_nm)
-        _fft_panel(axes[1, k], images[name], pixel_size_nm, label=k == 0)
+        shown = _fft_panel(axes[1, k], images[name], pixel_size_nm, label=k == 0, limits=limits)
+    _fft_colour_bar(fig, shown, axes[1, :-1])
     gs = axes[0, -1].get_gridspec()
     for ax in axes[:, -1]:
         ax.remove()
@@ -225,7 +246,6 @@ def fig4(images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -
     ax.set_title(f"({chr(97 + len(names))}) FFT line profiles", fontsize=9)
     ax.legend(fontsize=7)
     fig.suptitle(f"Single-FOV training, tested on {fov}", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
