@@ -34,6 +34,7 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["baseline_fov"] == 10 and jobs["train_care"] == jobs["denoise_care"] == 1
     assert jobs["metrics_method"] == 17 and jobs["figure"] == 7  # fig1-5, the crops and the statistics
     assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == jobs["readme_results"] == 1
+    assert jobs["ablation"] == 1  # tiny.yaml's two ablation rows
 
 
 def test_lint_is_clean(tmp_path):
@@ -287,6 +288,13 @@ def test_evaluation_outputs_and_report(tiny_run):
     assert care["max_seconds"] == pytest.approx(five["seconds_training"])  # the same wall-clock training time
     block = (tiny_run / "results/readme_results.md").read_text()
     assert "| DLF-5F |" in block and "Per-FOV registration" in block
+    ablation = pd.read_csv(tiny_run / "results/tables/ablation.csv")
+    assert list(ablation["variant"]) == ["DLF-Slow", "DLF-5F"]  # tiny.yaml's rows, in order
+    means = summary.set_index(["method", "metric"])["mean"]
+    assert ablation["psnr_truth"].tolist() == pytest.approx([means["DLF-Slow", "psnr_truth"],
+                                                             means["DLF-5F", "psnr_truth"]])
+    assert ablation["training_s"].iloc[1] == pytest.approx(five["seconds_training"])
+    assert "| recommended | DLF-5F |" in (tiny_run / "results/tables/ablation.md").read_text()
     split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
     with tifffile.TiffFile(tiny_run / f"results/baselines/CARE/{split['test'][0]}.tif") as tif:
         assert tif.series[0].shape[0] == 4 and tif.imagej_metadata["method"] == "CARE"  # the evaluated frames

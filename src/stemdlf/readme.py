@@ -79,6 +79,8 @@ SECTIONS = {
     "recipe": ("<!-- recipe: benchmarks/results/recipe.md -->", "<!-- end recipe -->"),
     "threads": ("<!-- threads: benchmarks/results/threads.md -->", "<!-- end threads -->"),
     "stress": ("<!-- stress: results/readme_results.md of a run with config/stress.yaml -->", "<!-- end stress -->"),
+    "ablation": ("<!-- ablation: results/tables/ablation.md of a run with config/ablation.yaml -->",
+                 "<!-- end ablation -->"),
 }
 
 

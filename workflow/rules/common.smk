@@ -8,6 +8,7 @@ from stemdlf.config import (
     acquisition_params,
     simulator_dict,
 )
+from stemdlf.ablation import check_ablation
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
 from stemdlf.plan import check_training_fits, run_variants, used_datasets
 from stemdlf.provenance import code_fingerprint
@@ -19,6 +20,8 @@ VARIANTS, _left_out = run_variants(config)
 for _note in _left_out:
     print(f"stemdlf: {_note}", file=sys.stderr)
 DATASETS = used_datasets(config, VARIANTS)
+# the ablation table's rows (config/ablation.yaml), each a variant of this run
+ABLATION = check_ablation(config.get("ablation") or [], VARIANTS)
 
 
 wildcard_constraints:
@@ -607,11 +610,15 @@ def figures():
 
 
 def evaluation_targets():
-    return [
-        "results/tables/summary.md",
-        "results/claims.md",
-        "results/readme_results.md",
-    ] + expand("results/figures/{fig}.png", fig=figures())
+    return (
+        [
+            "results/tables/summary.md",
+            "results/claims.md",
+            "results/readme_results.md",
+        ]
+        + expand("results/figures/{fig}.png", fig=figures())
+        + (["results/tables/ablation.md"] if ABLATION else [])
+    )
 
 
 def all_targets():

@@ -207,6 +207,31 @@ rule readme_results:
         "../scripts/readme_results.py"
 
 
+rule ablation:
+    input:
+        summary="results/tables/summary.csv",
+        training=expand(
+            "results/models/{variant}/training.json",
+            variant=[row["variant"] for row in ABLATION],
+        ),
+    output:
+        csv=report(
+            "results/tables/ablation.csv",
+            caption="../report/ablation.rst",
+            category="Tables",
+        ),
+        markdown="results/tables/ablation.md",
+    log:
+        "logs/ablation.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        code=code("ablation.py"),
+        rows=ABLATION,
+    script:
+        "../scripts/ablation.py"
+
+
 rule figure:
     input:
         unpack(figure_inputs),

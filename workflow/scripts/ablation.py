@@ -1,0 +1,20 @@
+"""The ablation table from this run's summary and training times (rule ablation)."""
+import json
+
+import pandas as pd
+
+from stemdlf.ablation import ablation_markdown, ablation_table
+from stemdlf.atomic import atomic_path
+from stemdlf.evaluate import write_table
+from stemdlf.logs import log_to
+
+with log_to(snakemake.log[0]):
+    rows = snakemake.params.rows
+    seconds = {}
+    for row, path in zip(rows, snakemake.input.training):
+        summary = json.loads(open(path).read())
+        seconds[row["variant"]] = summary.get("seconds_training", summary.get("seconds"))
+    table = ablation_table(pd.read_csv(snakemake.input.summary), rows, seconds)
+    write_table(table, snakemake.output.csv)
+    with atomic_path(snakemake.output.markdown) as tmp:
+        tmp.write_text(ablation_markdown(table))
