@@ -27,7 +27,10 @@ from stemdlf.config import yaml12_numbers
 config.update(yaml12_numbers(config))
 
 
-validate(config, "config/schema.yaml")
+# the schema ships with the library, which checks its own settings against it (stemdlf.settings)
+from stemdlf.settings import SCHEMA_FILE
+
+validate(config, str(SCHEMA_FILE))
 
 
 report: "workflow/report/workflow.rst"

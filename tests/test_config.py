@@ -8,10 +8,14 @@ from snakemake.utils import validate
 
 from stemdlf.config import acquisition_params, deep_merge, drift_options, load_config, simulator_params
 from stemdlf.dcfi import DriftOptions
+from stemdlf.distortion import DistortionOptions
 from stemdlf.errors import ConfigError
+from stemdlf.settings import section
 from stemdlf.simulate.params import AcquisitionParams, SimulatorParams
+from stemdlf.train import TrainingSettings
+from stemdlf.unet import UNetSettings
 
-SCHEMA = REPO / "config" / "schema.yaml"
+SCHEMA = REPO / "src" / "stemdlf" / "schema.yaml"
 
 
 def default_config():
@@ -177,3 +181,60 @@ def test_which_variants_and_datasets_run():
     config["datasets"]["single"], config["run_variants"] = None, ["DLF-100"]
     with pytest.raises(ConfigError, match="whose dataset is not in this run"):
         run_variants(config)
+
+
+SETTINGS_CLASSES = [DriftOptions, UNetSettings, TrainingSettings, AcquisitionParams, DistortionOptions,
+                    *(type(getattr(SimulatorParams(), g)) for g in ("specimen", "beam", "detector", "rapid",
+                                                                    "scan_distortion"))]
+
+
+def _base(cls):
+    """The class's default instance (the rapid scan's settings for ScanModeParams, which has no defaults)."""
+    return SimulatorParams().rapid if cls is type(SimulatorParams().rapid) else cls()
+
+
+def _resolved(node):
+    """A property's schema with a top-level $ref (and allOf of one $ref) followed."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    while "$ref" in node or "allOf" in node:
+        ref = node["$ref"] if "$ref" in node else node["allOf"][0]["$ref"]
+        node = {**{k: v for k, v in node.items() if k not in ("$ref", "allOf")},
+                **schema["$defs"][ref.split("/")[-1]]}
+    return node
+
+
+@pytest.mark.parametrize("cls", SETTINGS_CLASSES, ids=lambda c: c.__name__)
+def test_every_settings_class_has_its_schema_nodes_keys_and_defaults(cls):
+    node = section(cls.schema_pointer)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    assert set(fields) <= set(node["properties"]), f"{cls.__name__} has fields the schema does not describe"
+    defaults = _base(cls)
+    for name, prop in node["properties"].items():
+        if name in fields and "default" in prop:
+            value = getattr(defaults, name)
+            assert prop["default"] == (list(value) if isinstance(value, tuple) else value), f"{cls.__name__}.{name}"
+
+
+def _violations(prop):
+    """Values the schema refuses for a property (from its bounds and enum)."""
+    prop = _resolved(prop)
+    out = []
+    if "enum" in prop:
+        out.append("no-such-choice")
+    for key, step in (("minimum", -1), ("exclusiveMinimum", 0), ("maximum", 1), ("exclusiveMaximum", 0)):
+        if key in prop:
+            value = prop[key] + step
+            out.append(int(value) if prop.get("type") == "integer" else float(value))
+    return out
+
+
+@pytest.mark.parametrize("cls", SETTINGS_CLASSES, ids=lambda c: c.__name__)
+def test_the_library_refuses_what_the_schema_refuses(cls):
+    node = section(cls.schema_pointer)
+    checked = 0
+    for f in dataclasses.fields(cls):
+        for bad in _violations(node["properties"][f.name]):
+            with pytest.raises(ConfigError, match=rf"{cls.__name__}\.{f.name}: "):
+                dataclasses.replace(_base(cls), **{f.name: bad})
+            checked += 1
+    assert checked >= 1

@@ -21,7 +21,7 @@ DISTRIBUTION = {"skimage": "scikit-image", "yaml": "pyyaml"}
 #: what an import needs at run time besides itself (Keras 3 and CSBDeep run on TensorFlow here)
 RUNTIME = {"keras": {"tensorflow"}, "csbdeep": {"tensorflow", "keras"}}
 #: pinned for the Snakemake process itself, not for any job
-MAIN_PROCESS_ONLY = {"snakemake", "jsonschema"}
+MAIN_PROCESS_ONLY = {"snakemake"}
 
 
 def pins(requirements):

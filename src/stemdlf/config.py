@@ -1,6 +1,6 @@
 """Turning the workflow config into library parameters.
 
-The Snakefile validates the config against ``config/schema.yaml``
+The Snakefile validates the config against ``src/stemdlf/schema.yaml``
 (:func:`snakemake.utils.validate`); the functions here build the library's
 parameter objects from its sections and reject unknown keys themselves, so the
 command line (``stemdlf simulate --config``) is as strict as the workflow.

@@ -31,13 +31,16 @@ from skimage.registration import phase_cross_correlation
 
 from .filters import bandpass
 from .resample import resample_separable
+from .settings import SchemaChecked
 
 __all__ = ["DriftOptions", "register_to_template", "estimate_drift", "dcfi_chunked", "shift_frames", "dcfi"]
 
 
 @dataclass(frozen=True)
-class DriftOptions:
-    """How frames are registered (the workflow config's ``dcfi:`` section)."""
+class DriftOptions(SchemaChecked):
+    """How frames are registered (the workflow config's ``dcfi:`` section, checked against its schema)."""
+
+    schema_pointer = "/properties/dcfi"
 
     reference_frame: int = 0
     """Frame whose position the DCFI and the shifts are expressed in."""

@@ -29,6 +29,7 @@ import pandas as pd
 from .atomic import atomic_path
 from .normalise import INPUT_SCALINGS
 from .patches import AUGMENTATIONS, TrainingPair, sample_patches
+from .settings import SchemaChecked
 from .unet import UNetSettings, build_unet
 
 __all__ = ["TrainingSettings", "train_model", "HISTORY_COLUMNS", "LOSSES", "LR_SCHEDULES", "model_card_path",
@@ -54,8 +55,10 @@ def _compile(model, settings: "TrainingSettings") -> None:
 
 
 @dataclass(frozen=True)
-class TrainingSettings:
+class TrainingSettings(SchemaChecked):
     """Everything that determines a training run (its fingerprint for resuming).
+
+    Checked against the schema of a config's variant (``stemdlf/schema.yaml``) when made.
 
     Attributes
     ----------
@@ -98,8 +101,11 @@ class TrainingSettings:
     input_scaling: str = "none"
     model: UNetSettings = field(default_factory=UNetSettings)
 
+    schema_pointer = "/$defs/variant"
+
     def __post_init__(self) -> None:
         """Refuse settings the training cannot run."""
+        super().__post_init__()
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
         if self.loss not in LOSSES:

@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from .settings import SchemaChecked
+
 __all__ = ["UNetSettings", "build_unet", "fold_batch_norm", "unet_depth", "size_multiple", "input_window",
            "receptive_radius"]
 
 
 @dataclass(frozen=True)
-class UNetSettings:
+class UNetSettings(SchemaChecked):
     """Architecture of the U-Net.
 
     Attributes
@@ -43,6 +45,8 @@ class UNetSettings:
         The window holds the filtered frame and the ``input_frames - 1`` frames before it only
         (live use: no frame from the future is needed).
     """
+
+    schema_pointer = "/$defs/unet"
 
     depth: int = 2
     base_filters: int = 16

@@ -35,6 +35,7 @@ from scipy import ndimage
 from scipy.interpolate import CubicSpline, make_smoothing_spline
 
 from ..filters import bandpass, parabolic_offset
+from ..settings import SchemaChecked
 from .profile import Distortion, psnr_db, zncc
 from .view import ViewMatch, linear_columns, match_view
 
@@ -52,8 +53,10 @@ class DistortionQualityError(ValueError):
 
 
 @dataclass(frozen=True)
-class DistortionOptions:
+class DistortionOptions(SchemaChecked):
     """Settings of the distortion estimate (the config's ``distortion:`` section)."""
+
+    schema_pointer = "/properties/distortion"
 
     template_width_px: int = 50
     template_stretch_search: float = 0.3

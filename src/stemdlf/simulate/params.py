@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..errors import ConfigError
+from ..settings import SchemaChecked
 
 __all__ = [
     "SpecimenParams",
@@ -33,8 +34,10 @@ Range = tuple[float, float]
 
 
 @dataclass(frozen=True)
-class SpecimenParams:
+class SpecimenParams(SchemaChecked):
     """Bright-field diffraction contrast of dislocations in a thick foil."""
+
+    schema_pointer = "/properties/simulator/properties/specimen"
 
     line_density_per_um: Range = (4.0, 30.0)
     """Projected dislocation line length per area (um/um^2), log-uniform per FOV."""
@@ -95,8 +98,10 @@ class SpecimenParams:
 
 
 @dataclass(frozen=True)
-class BeamParams:
+class BeamParams(SchemaChecked):
     """The electron dose."""
+
+    schema_pointer = "/properties/simulator/properties/beam"
 
     beam_current_pA: float = 15.0
     """Probe current (pA)."""
@@ -105,8 +110,10 @@ class BeamParams:
 
 
 @dataclass(frozen=True)
-class DetectorParams:
+class DetectorParams(SchemaChecked):
     """Bright-field detector (scintillator + photomultiplier) physics, common to both scans."""
+
+    schema_pointer = "/properties/simulator/properties/detector"
 
     excess_noise_factor: float = 1.3
     """Excess noise factor of the gain (variance of the per-electron gain is ENF - 1, Gamma-distributed)."""
@@ -121,8 +128,10 @@ class DetectorParams:
 
 
 @dataclass(frozen=True)
-class ScanModeParams:
+class ScanModeParams(SchemaChecked):
     """One scan mode (rapid or slow): dwell, signal chain and line jitter."""
+
+    schema_pointer = "/$defs/scan_mode"
 
     dwell_us: float
     """Pixel dwell time (us): 0.1 for the rapid scan, 5 for the slow scan (paper)."""
@@ -141,7 +150,7 @@ class ScanModeParams:
 
 
 @dataclass(frozen=True)
-class ScanDistortionParams:
+class ScanDistortionParams(SchemaChecked):
     """Scan-coil hysteresis of the rapid scan (the slow scan has none).
 
     Following Mullarkey et al. 2022 (Microsc. Microanal., flyback compensation),
@@ -151,6 +160,8 @@ class ScanDistortionParams:
     line, so the field of view is broader than the slow scan's and non-linearly
     stretched, most strongly at line start.
     """
+
+    schema_pointer = "/properties/simulator/properties/scan_distortion"
 
     fov_broadening: float = 0.08
     """Fractional increase of the rapid scan's horizontal field of view."""
@@ -179,8 +190,10 @@ class SimulatorParams:
 
 
 @dataclass(frozen=True)
-class AcquisitionParams:
+class AcquisitionParams(SchemaChecked):
     """What one dataset acquires: its size, magnification (pixel size), drift and seed."""
+
+    schema_pointer = "/$defs/acquisition"
 
     n_fovs: int = 1
     """Number of fields of view."""
