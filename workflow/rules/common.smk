@@ -10,6 +10,7 @@ from stemdlf.config import (
 )
 from stemdlf.ablation import check_ablation
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
+from stemdlf import plan
 from stemdlf.plan import check_training_fits, run_variants, used_datasets
 from stemdlf.provenance import code_fingerprint
 from stemdlf.simulate import synthetic_fov_ids
@@ -119,23 +120,21 @@ def frame_size(dataset):
     return info.n_frames, info.shape[0] * info.shape[1]
 
 
-def frames_mb(dataset, bytes_per_px=4, copies=3):
-    """Memory estimate (MB) for a job holding `copies` float copies of one FOV's stack or a DCFI chunk."""
+def frames_mb(dataset, copies):
+    """Memory (MB) of a job holding `copies` float copies of one FOV's stack or a DCFI chunk."""
     frames, px = frame_size(dataset)
-    frames = min(frames, config["dcfi"]["chunk_frames"])
-    return int(500 + copies * frames * px * bytes_per_px / 1e6)
+    return plan.frames_mb(frames, px, config["dcfi"]["chunk_frames"], copies)
 
 
 def image_mb(dataset, copies):
-    """Memory estimate (MB) for a job holding `copies` float64 images of one frame's size."""
-    _, px = frame_size(dataset)
-    return int(500 + copies * px * 8 / 1e6)
+    """Memory (MB) of a job holding `copies` float64 images of one frame's size."""
+    return plan.image_mb(frame_size(dataset)[1], copies)
 
 
 def stacks_mb(dataset, n_fovs, copies=2):
-    """Memory estimate (MB) for a job holding whole float32 stacks of `n_fovs` FOVs at once."""
+    """Memory (MB) of a job holding whole float32 stacks of `n_fovs` FOVs at once."""
     frames, px = frame_size(dataset)
-    return int(500 + n_fovs * copies * frames * px * 4 / 1e6)
+    return plan.stacks_mb(frames, px, n_fovs, copies)
 
 
 def per_fov(pattern, dataset):
@@ -361,15 +360,10 @@ def variant_training_params(name):
 
 
 def training_mb(wildcards):
-    """Memory (MB): the framework, targets in memory, the validation patches (rapid stacks are memory-mapped)."""
+    """Memory (MB) of one variant's training (stemdlf.plan.training_mb)."""
     v = variant(wildcards.variant)
-    t = v["training"]
-    _, px = frame_size(v["dataset"])
-    targets = len(variant_fovs(wildcards.variant)) * px * 4
-    patches = (
-        2 * (t["validation_patches"] + t["batch_size"] * 10) * t["patch_size"] ** 2 * 4
-    )
-    return int(2000 + (targets + patches) / 1e6)
+    pixels = frame_size(v["dataset"])[1]
+    return plan.training_mb(pixels, len(variant_fovs(wildcards.variant)), v["training"])
 
 
 def denoise_inputs(wildcards):
@@ -458,15 +452,9 @@ def care_params(wildcards):
 
 
 def care_mb():
-    """Memory (MB): the framework plus CARE's patch pool (inputs and targets, float32) in memory."""
+    """Memory (MB) of CARE's training (stemdlf.plan.care_mb)."""
     t = variant(care_variant())["training"]
-    n = min(
-        t["epochs"] * t["steps_per_epoch"] * t["batch_size"],
-        config["evaluate"]["care"]["max_patches"],
-    )
-    return int(
-        2000 + 2 * 2 * (n + t["validation_patches"]) * t["patch_size"] ** 2 * 4 / 1e6
-    )
+    return plan.care_mb(t, config["evaluate"]["care"]["max_patches"])
 
 
 def eval_frames():
