@@ -37,6 +37,9 @@ def test_a_velox_series_is_read_with_its_calibration_and_dwell_time(files):
     assert image.pixel_size_nm == pytest.approx(2.08) and image.dwell_time_us == pytest.approx(0.1)
     assert image.detector == "HAADF"
     assert read_microscope(files[0], detector="BF").frames[0, 0, 0] == series(6, 1)[0, 0, 0]
+    lazy = read_microscope(files[0], detector="HAADF", lazy=True)
+    assert type(lazy.frames).__module__.startswith("dask")  # left in the file until used
+    np.testing.assert_array_equal(np.asarray(lazy.frames), series(6))
 
 
 @pytest.mark.parametrize("detector, message", [
@@ -91,6 +94,24 @@ def test_convert_refuses_what_the_data_contract_cannot_hold(tmp_path):
         convert_fov(tmp_path / "e", "fov000", write_velox(tmp_path / "r2.emd", {"HAADF": series(3)}, 2e-9), small)
     with pytest.raises(DataError, match="not a microscope file this reads"):
         read_microscope(tmp_path / "d" / "dataset.yaml")
+
+
+def test_a_lazy_series_is_mapped_and_written_chunk_by_chunk_as_the_eager_one(tmp_path, monkeypatch):
+    import dask.array as da
+
+    import stemdlf.microscope as microscope
+
+    rng = np.random.default_rng(4)
+    floats = rng.normal(0, 3, (10, 12, 16)).astype(np.float32)
+    lazy = to_uint16(da.from_array(floats, chunks=(3, 12, 16)), "x")
+    assert isinstance(lazy, da.Array)  # still lazy: nothing mapped before it is written
+    monkeypatch.setattr(microscope, "CHUNK_FRAMES", 4)  # 10 frames in chunks of 4, 4, 2
+    written = []
+    real = microscope._chunks
+    monkeypatch.setattr(microscope, "_chunks", lambda frames: (written.append(len(c)) or c for c in real(frames)))
+    microscope.write_frames(tmp_path / "lazy.tif", lazy, 2.0)
+    assert written == [4, 4, 2]
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "lazy.tif"), to_uint16(floats, "x"))
 
 
 def test_data_outside_uint16_is_mapped_linearly_onto_its_range():

@@ -127,17 +127,15 @@ def _microscope_input(args: argparse.Namespace, attr: str, min_frames: int = 1):
             raise DataError(path, "--detector chooses among the images of a microscope file; this is not one")
         yield
         return
-    from .microscope import read_microscope, to_uint16
-    from .tiff import write_tiff
+    from .microscope import read_microscope, to_uint16, write_frames
 
-    image = read_microscope(path, args.detector)
+    image = read_microscope(path, args.detector, lazy=True)  # written to the TIFF chunk by chunk
     if len(image.frames) < min_frames:
         raise DataError(path, f"holds {len(image.frames)} frame(s); this needs a series of at least {min_frames}")
     frames = to_uint16(image.frames, str(path))
     with tempfile.TemporaryDirectory(prefix="stemdlf-") as tmp:
         tif = Path(tmp) / f"{Path(path).stem}.tif"
-        write_tiff(tif, frames if len(frames) > 1 else frames[0], image.pixel_size_nm,
-                   metadata={"source": Path(path).name})
+        write_frames(tif, frames, image.pixel_size_nm, metadata={"source": Path(path).name})
         setattr(args, attr, str(tif))
         try:
             yield

@@ -6,7 +6,9 @@ calibration (pixel size, dwell time) from the file's metadata, and :func:`conver
 rapid series and its slow scan as one FOV of a dataset, calibrated, with ``dataset.yaml``.
 
 RosettaSciIO (``pip install "stemdlf[io]"``) is the HyperSpy project's reader library; it is
-imported only when a microscope file is read.
+imported only when a microscope file is read. Series are read lazily (``lazy=True``: a dask array
+over the file) and written in chunks of :data:`CHUNK_FRAMES` frames, so a long 4k series never has
+to fit in memory.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import functools
 import importlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -26,13 +30,17 @@ from .dataset import FOV_ID_PATTERN, SCAN_DIRECTIONS
 from .errors import DataError
 from .tiff import write_tiff
 
-__all__ = ["FORMATS", "MicroscopeImage", "read_microscope", "find_dcfi", "to_uint16", "convert_fov"]
+__all__ = ["FORMATS", "CHUNK_FRAMES", "MicroscopeImage", "read_microscope", "find_dcfi", "to_uint16",
+           "write_frames", "convert_fov"]
 
 log = logging.getLogger(__name__)
 
 #: File suffix -> RosettaSciIO plugin that reads it.
 FORMATS = {".emd": "rsciio.emd", ".dm3": "rsciio.digitalmicrograph", ".dm4": "rsciio.digitalmicrograph",
            ".ser": "rsciio.tia"}
+
+#: Frames read from a lazily read series and written at a time.
+CHUNK_FRAMES = 64
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,9 @@ class MicroscopeImage:
 
     Attributes
     ----------
-    frames : numpy.ndarray
-        ``(n, H, W)``, as stored (a single image has ``n == 1``).
+    frames : numpy.ndarray or dask.array.Array
+        ``(n, H, W)``, as stored (a single image has ``n == 1``); a dask array over the file when
+        read with ``lazy=True``.
     pixel_size_nm : float or None
         From the file's calibration; None where the file has none.
     dwell_time_us : float or None
@@ -52,7 +61,7 @@ class MicroscopeImage:
         The detector or signal title (e.g. ``HAADF``), empty if the file names none.
     """
 
-    frames: np.ndarray
+    frames: np.ndarray | Any
     pixel_size_nm: float | None
     dwell_time_us: float | None
     detector: str
@@ -102,19 +111,20 @@ def _dwell_us(original: dict) -> float | None:
         return None
 
 
-def _signals(path: Path) -> list[dict]:
+def _signals(path: Path, lazy: bool = False) -> list[dict]:
+    """The images and frame series of a file (each a RosettaSciIO signal dict); dask arrays if ``lazy``."""
     if not path.is_file():
         raise DataError(path, "no such file")
     plugin = _plugin(path)
     try:
-        return [s for s in plugin.file_reader(str(path)) if np.ndim(s["data"]) in (2, 3)]
+        return [s for s in plugin.file_reader(str(path), lazy=lazy) if np.ndim(s["data"]) in (2, 3)]
     except DataError:
         raise
     except Exception as err:  # a reader's own error on a damaged or foreign file
         raise DataError(path, f"cannot be read as {path.suffix} ({type(err).__name__}: {err})") from err
 
 
-def read_microscope(path: str | Path, detector: str | None = None) -> MicroscopeImage:
+def read_microscope(path: str | Path, detector: str | None = None, *, lazy: bool = False) -> MicroscopeImage:
     """Read an image or frame series from a Velox EMD, DM3/DM4 or TIA SER file.
 
     Parameters
@@ -124,6 +134,8 @@ def read_microscope(path: str | Path, detector: str | None = None) -> Microscope
     detector : str, optional
         Which image of a file that holds several (Velox saves one per detector: ``HAADF``,
         ``BF``, ...). Required when there are several; case-insensitive.
+    lazy : bool
+        Leave the frames in the file (a dask array read as it is used) instead of reading them all.
 
     Returns
     -------
@@ -136,7 +148,7 @@ def read_microscope(path: str | Path, detector: str | None = None) -> Microscope
         the message names the file and the detectors it holds.
     """
     path = Path(path)
-    return _pick(path, _signals(path), detector)
+    return _pick(path, _signals(path, lazy), detector)
 
 
 def _title(signal: dict) -> str:
@@ -158,7 +170,7 @@ def _pick(path: Path, signals: list[dict], detector: str | None) -> MicroscopeIm
     else:
         index = 0
     signal = signals[index]
-    data = np.asarray(signal["data"])
+    data = signal["data"] if _is_lazy(signal["data"]) else np.asarray(signal["data"])
     frames = data[None] if data.ndim == 2 else data
     axes = {a.get("name"): a for a in signal.get("axes", [])}
     x = axes.get("x") or signal["axes"][-1]
@@ -177,28 +189,57 @@ def find_dcfi(path: str | Path) -> np.ndarray | None:
 def _dcfi_of(signals: list[dict]) -> np.ndarray | None:
     for signal in signals:
         if _title(signal).upper() == "DCFI":
-            data = np.asarray(signal["data"])
+            data = np.asarray(signal["data"])  # one image: read it
             return data if data.ndim == 2 else data[0]
     return None
 
 
-def to_uint16(frames: np.ndarray, what: str) -> np.ndarray:
+def _is_lazy(data: Any) -> bool:
+    """Whether ``data`` is a dask array (a lazily read signal)."""
+    return type(data).__module__.startswith("dask")
+
+
+def to_uint16(frames: np.ndarray | Any, what: str) -> np.ndarray | Any:
     """Frames as uint16, the data contract's type.
 
     Integer data inside 0..65535 is kept as it is; anything else (signed or wider integers,
     floats) is mapped linearly from its own range onto 0..65535, and the log says so (the
-    workflow's normalisation is a linear map of each stack's range anyway).
+    workflow's normalisation is a linear map of each stack's range anyway). A dask array stays
+    lazy: its range is computed in one pass over the file, and the mapping is applied as it is
+    written (:func:`write_frames`).
     """
-    frames = np.asarray(frames)
-    if not np.all(np.isfinite(frames)):
+    if _is_lazy(frames):
+        import dask
+        import dask.array as da
+
+        finite, lo, hi = dask.compute(da.isfinite(frames).all(), frames.min(), frames.max())
+    else:
+        frames = np.asarray(frames)
+        finite, lo, hi = np.all(np.isfinite(frames)), frames.min(), frames.max()
+    if not finite:
         raise DataError(what, "holds NaN or infinite values")
-    lo, hi = float(frames.min()), float(frames.max())
+    lo, hi = float(lo), float(hi)
     if np.issubdtype(frames.dtype, np.integer) and lo >= 0 and hi <= 65535:
         return frames.astype(np.uint16)
     if hi <= lo:
         raise DataError(what, f"every pixel has the same value ({lo:g})")
     log.info("%s: %s values %g..%g mapped linearly onto 0..65535", what, frames.dtype, lo, hi)
-    return np.round((frames.astype(np.float64) - lo) * (65535.0 / (hi - lo))).astype(np.uint16)
+    return ((frames.astype(np.float64) - lo) * (65535.0 / (hi - lo))).round().astype(np.uint16)
+
+
+def _chunks(frames: np.ndarray | Any) -> Iterator[np.ndarray]:
+    """``(n, H, W)`` frames as numpy chunks of at most :data:`CHUNK_FRAMES` frames."""
+    for start in range(0, len(frames), CHUNK_FRAMES):
+        yield np.asarray(frames[start:start + CHUNK_FRAMES])
+
+
+def write_frames(path: str | Path, frames: np.ndarray | Any, pixel_size_nm: float | None,
+                 metadata: dict | None = None) -> Path:
+    """Write ``(n, H, W)`` frames (numpy or dask) as a calibrated TIFF, chunk by chunk; one frame as an image."""
+    if len(frames) == 1:
+        return write_tiff(path, np.asarray(frames[0]), pixel_size_nm, metadata=metadata)
+    return write_tiff(path, _chunks(frames), pixel_size_nm, shape=tuple(frames.shape), dtype=frames.dtype,
+                      metadata=metadata)
 
 
 def convert_fov(dataset: str | Path, fov: str, rapid: str | Path, slow: str | Path, *,
@@ -241,7 +282,7 @@ def convert_fov(dataset: str | Path, fov: str, rapid: str | Path, slow: str | Pa
     folder = dataset / "fovs" / fov
     if folder.exists() and any(folder.iterdir()):
         raise DataError(folder, "the FOV exists already; choose another --fov or remove it")
-    rapid_signals = _signals(rapid)  # read once: the series and, where Velox stored one, its DCFI
+    rapid_signals = _signals(rapid, lazy=True)  # opened once: the series and, where Velox stored one, its DCFI
     r, s = _pick(rapid, rapid_signals, detector), read_microscope(slow, detector)
     if len(r.frames) < 2:
         raise DataError(rapid, "holds one frame; the rapid scan needs a frame series")
@@ -282,9 +323,9 @@ def convert_fov(dataset: str | Path, fov: str, rapid: str | Path, slow: str | Pa
         raise DataError(dcfi or rapid, f"the DCFI image is {dcfi_image.shape[0]}x{dcfi_image.shape[1]} px, "
                         f"the frames {s.frames.shape[1]}x{s.frames.shape[2]}")
     rapid16 = to_uint16(r.frames, str(rapid))
-    slow16 = to_uint16(s.frames[0], str(slow))
+    slow16 = np.asarray(to_uint16(s.frames[0], str(slow)))
     folder.mkdir(parents=True, exist_ok=True)
-    write_tiff(folder / "rapid.tif", rapid16, size, metadata={"source": rapid.name})
+    write_frames(folder / "rapid.tif", rapid16, size, metadata={"source": rapid.name})
     write_tiff(folder / "slow.tif", slow16, size, metadata={"source": slow.name})
     if dcfi_image is not None:
         write_tiff(folder / "dcfi.tif", to_uint16(dcfi_image, f"{dcfi or rapid} (DCFI)"), size,
