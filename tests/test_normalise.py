@@ -37,7 +37,7 @@ def test_stack_percentiles_are_exact(tmp_path):
     stack = rng.integers(1000, 9000, size=(5, 20, 20), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
     assert stack_minmax(tmp_path / "s.tif", chunk=2) == MinMax(float(stack.min()), float(stack.max()))
-    t = stack_minmax(tmp_path / "s.tif", 1.0, 99.0, chunk=2)
+    t = stack_minmax(tmp_path / "s.tif", low_percentile=1.0, high_percentile=99.0, chunk=2)
     lo, hi = np.percentile(stack, [1.0, 99.0], method="inverted_cdf")
     assert (t.low, t.high) == (lo, hi)
 

@@ -183,7 +183,7 @@ def _dcfi_tiff(args: argparse.Namespace, given: str, out: Path, shifts: Path) ->
     options = DriftOptions(reference_frame=args.reference_frame)
     dcfi_fov(args.rapid, out, shifts, out.with_suffix(".normalisation.json"),
              args.pixel_size_nm or pixel_size_nm(args.rapid),
-             options, chunk=args.chunk, progress=not args.quiet)
+             options=options, chunk=args.chunk, progress=not args.quiet)
     print(f"wrote {out} and {shifts}")
     return 0
 
@@ -307,7 +307,8 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
         from .fov import stack_minmax
         from .normalise import apply_minmax
 
-        transform = stack_minmax(args.input, args.low_percentile, args.high_percentile, chunk=args.chunk)
+        transform = stack_minmax(args.input, low_percentile=args.low_percentile,
+                                 high_percentile=args.high_percentile, chunk=args.chunk)
         steps.append(lambda frames, start: apply_minmax(frames, transform))
     metadata = {"model": Path(args.model).name}
 

@@ -33,8 +33,8 @@ def full_roi(shape: tuple[int, ...]) -> list[int]:
     return [0, int(shape[-2]), 0, int(shape[-1])]
 
 
-def stack_minmax(path: str | Path, low_percentile: float = 0.0, high_percentile: float = 100.0,
-                 chunk: int = 64) -> MinMax:
+def stack_minmax(path: str | Path, *, low_percentile: float = 0.0, high_percentile: float = 100.0,
+                  chunk: int = 64) -> MinMax:
     """Min-max transform of a whole uint16 stack, read in chunks.
 
     Percentiles are exact: uint16 data is summarised by its 65536-bin histogram.
@@ -55,7 +55,7 @@ def stack_minmax(path: str | Path, low_percentile: float = 0.0, high_percentile:
 
 def normalise_fov(
     rapid: str | Path, slow: str | Path, out_rapid: str | Path, out_slow: str | Path, out_json: str | Path,
-    pixel_size_nm: float | None, low_percentile: float = 0.0, high_percentile: float = 100.0, chunk: int = 64,
+    pixel_size_nm: float | None, *, low_percentile: float = 0.0, high_percentile: float = 100.0, chunk: int = 64,
 ) -> dict:
     """Min-max normalise a FOV's rapid stack (one transform for the whole stack) and slow scan.
 
@@ -69,7 +69,7 @@ def normalise_fov(
         The transforms written to ``out_json``: ``{"rapid": {low, high}, "slow": {low, high}}``.
     """
     shape, _ = tiff_info(rapid)
-    rapid_t = stack_minmax(rapid, low_percentile, high_percentile, chunk)
+    rapid_t = stack_minmax(rapid, low_percentile=low_percentile, high_percentile=high_percentile, chunk=chunk)
     write_tiff(out_rapid, (apply_minmax(c, rapid_t, np.uint16) for c in iter_frames(rapid, chunk)),
                pixel_size_nm, shape=shape, dtype=np.uint16, metadata={"geometry": "rapid"})
     slow_img = read_tiff(slow)
@@ -86,7 +86,7 @@ def normalise_fov(
 
 def dcfi_fov(
     rapid: str | Path, out_dcfi: str | Path, out_shifts: str | Path, out_json: str | Path,
-    pixel_size_nm: float | None, options: DriftOptions = DriftOptions(), supplied: str | Path | None = None,
+    pixel_size_nm: float | None, *, options: DriftOptions = DriftOptions(), supplied: str | Path | None = None,
     low_percentile: float = 0.0, high_percentile: float = 100.0, chunk: int = 64, progress: bool = False,
 ) -> np.ndarray:
     """DCFI of one FOV, min-max normalised to uint16, plus its per-frame shifts.
@@ -195,7 +195,7 @@ def estimate_distortion_from_files(
 
 
 def correct_fov(
-    distortion: "Distortion", rapid: str | Path, dcfi: str | Path, slow: str | Path, shifts: str | Path | None,
+    distortion: "Distortion", *, rapid: str | Path, dcfi: str | Path, slow: str | Path, shifts: str | Path | None,
     out_rapid: str | Path, out_dcfi: str | Path, out_slow: str | Path, pixel_size_nm: float | None,
     chunk: int = 64, offset: tuple[float, float] = (0.0, 0.0),
 ) -> list[int]:
@@ -237,8 +237,9 @@ def correct_fov(
 
 
 def register_fovs_from_files(
-    distortion: "Distortion", fovs: dict[str, tuple[str | Path, str | Path]], options: DriftOptions = DriftOptions(),
-    register: bool = True, truth: dict[str, tuple[str | Path, str | Path]] | None = None,
+    distortion: "Distortion", fovs: dict[str, tuple[str | Path, str | Path]], *,
+    options: DriftOptions = DriftOptions(), register: bool = True,
+    truth: dict[str, tuple[str | Path, str | Path]] | None = None,
 ) -> tuple["Distortion", dict, pd.DataFrame]:
     """Register every FOV to its own slow scan on top of the shared profile.
 

@@ -13,8 +13,9 @@ with log_to(snakemake.log[0]) as log:
     fovs = pd.read_csv(snakemake.input.fovs).set_index("key")
     row = fovs.loc[f"{snakemake.wildcards.dataset}/{snakemake.wildcards.fov}"]
     offset = (float(row["offset_y_px"]), float(row["offset_x_px"]))
-    roi = correct_fov(distortion, snakemake.input.rapid, snakemake.input.dcfi, snakemake.input.slow,
-                      snakemake.input.shifts if snakemake.params.align_frames else None,
-                      snakemake.output.rapid, snakemake.output.dcfi, snakemake.output.slow,
-                      meta["pixel_size_nm"], chunk=snakemake.params.chunk_frames, offset=offset)
+    roi = correct_fov(distortion, rapid=snakemake.input.rapid, dcfi=snakemake.input.dcfi, slow=snakemake.input.slow,
+                      shifts=snakemake.input.shifts if snakemake.params.align_frames else None,
+                      out_rapid=snakemake.output.rapid, out_dcfi=snakemake.output.dcfi,
+                      out_slow=snakemake.output.slow, pixel_size_nm=meta["pixel_size_nm"],
+                      chunk=snakemake.params.chunk_frames, offset=offset)
     log.info("slow_roi %s, offset (dy, dx) %.3f, %.3f px", roi, *offset)

@@ -10,8 +10,8 @@ with log_to(snakemake.log[0]) as log:
     distortion = Distortion.load(snakemake.input.profile, snakemake.input.view)
     fovs = dict(zip(p.fov_keys, zip(snakemake.input.dcfi, snakemake.input.slow)))
     truth = dict(zip(p.truth_keys, zip(snakemake.input.truth_profiles, snakemake.input.truth_facts)))
-    cropped, regs, table = register_fovs_from_files(distortion, fovs, drift_options({"dcfi": p.registration}),
-                                              register=p.register, truth=truth)
+    cropped, regs, table = register_fovs_from_files(distortion, fovs, options=drift_options({"dcfi": p.registration}),
+                                                    register=p.register, truth=truth)
     # which multi-FOV FOVs the profile was estimated on (all training FOVs, or the reference FOV)
     skipped = distortion.info.get("skipped", {})
     used = set(distortion.info.get("fovs") or [distortion.info.get("reference")])
