@@ -219,21 +219,47 @@ def test_cli_warns_when_the_frames_pixel_size_is_far_from_the_training_datas(tmp
         assert out.exists()  # a warning, not a refusal
 
 
-def test_cli_warns_when_raw_counts_reach_a_filter_trained_on_normalised_frames(tmp_path, capsys):
+def test_cli_prepares_raw_counts_as_the_filters_card_says(tmp_path, capsys):
     import json
 
     from stemdlf.train import MODEL_CARD_FORMAT
 
     model = tmp_path / "filter.keras"
     build_unet(UNetSettings(depth=2, base_filters=4)).save(model)
-    model.with_suffix(".json").write_text(json.dumps({"format": MODEL_CARD_FORMAT,
-                                                      "normalisation": {"method": "min-max of each stack"}}))
+    model.with_suffix(".json").write_text(json.dumps({
+        "format": MODEL_CARD_FORMAT, "geometry": "slow-scan grid (distortion-corrected)",
+        "normalisation": {"method": "min-max of each stack", "low_percentile": 0.0, "high_percentile": 100.0}}))
     raw = np.random.default_rng(7).integers(15000, 19000, (2, 16, 16)).astype(np.uint16)  # a HAADF's counts
     tifffile.imwrite(tmp_path / "raw.tif", raw)
-    normalised = ((raw - raw.min()) / np.ptp(raw) * 65535).round().astype(np.uint16)
-    tifffile.imwrite(tmp_path / "norm.tif", normalised)
-    for name, extra, warned in [("raw", [], True), ("raw", ["--normalise"], False), ("norm", [], False)]:
-        assert main(["denoise", str(model), str(tmp_path / f"{name}.tif"), "-o", str(tmp_path / f"{name}{extra}.tif"),
-                     "--quiet", *extra]) == 0
-        err = capsys.readouterr().err
-        assert ("give --normalise for raw frames" in err) is warned, (name, extra, err)
+
+    def run(out, *extra):
+        assert main(["denoise", str(model), str(tmp_path / "raw.tif"), "-o", str(tmp_path / out), "--quiet",
+                     *extra]) == 0
+        return capsys.readouterr().err, tifffile.imread(tmp_path / out)
+
+    err, default = run("default.tif")
+    assert "normalised as filter.keras was trained (min-max of the stack, percentiles 0-100)" in err
+    assert "trained on distortion-corrected frames; give --distortion" in err
+    _, explicit = run("explicit.tif", "--normalise")
+    np.testing.assert_array_equal(default, explicit)  # the card's preparation, by default
+    err, as_is = run("as_is.tif", "--no-normalise")
+    assert "leave out --no-normalise for raw frames" in err and not np.array_equal(as_is, default)
+    # a filter whose card records no normalisation gets the frames as they are, without a word
+    model.with_suffix(".json").write_text(json.dumps({"format": MODEL_CARD_FORMAT}))
+    err, plain = run("plain.tif")
+    assert err == "" and np.array_equal(plain, as_is)
+
+
+def test_cli_refuses_one_image_for_a_multi_frame_filter(tmp_path, capsys):
+    import json
+
+    from stemdlf.train import MODEL_CARD_FORMAT
+
+    model = tmp_path / "five.keras"
+    build_unet(UNetSettings(depth=2, base_filters=4, input_frames=5)).save(model)
+    model.with_suffix(".json").write_text(json.dumps({"format": MODEL_CARD_FORMAT, "input_frames": 5}))
+    tifffile.imwrite(tmp_path / "one.tif", np.zeros((16, 16), np.uint16))
+    assert main(["denoise", str(model), str(tmp_path / "one.tif"), "-o", str(tmp_path / "out.tif")]) == 2
+    assert "is one image, but five.keras filters windows of 5 aligned frames" in capsys.readouterr().err
+    assert not (tmp_path / "out.tif").exists()
+

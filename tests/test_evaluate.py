@@ -190,3 +190,21 @@ def test_the_spectra_of_fig2_and_fig4_share_one_colour_scale_with_a_colour_bar()
         assert len(spectra) == 3 and len({im.get_clim() for im in spectra}) == 1
         assert any("ln |F|² (Hann window)" in ax.get_ylabel() for ax in fig.axes if not ax.images and ax.collections)
         paper_figures.plt.close(fig)
+
+
+def test_a_filters_test_scores_are_its_summary_means_and_join_its_card(tmp_path):
+    import json
+
+    from stemdlf.denoise import read_model_card
+    from stemdlf.evaluate import test_metrics
+    from stemdlf.train import MODEL_CARD_FORMAT
+
+    summary = summarise(tidy([("a", 0, "DLF", "psnr", 20.0), ("a", 1, "DLF", "psnr", 22.0),
+                              ("a", 0, "DLF", "psnr_truth", 25.0), ("a", 0, "other", "psnr", 1.0)]))
+    scores = test_metrics(summary, "DLF", ["a"])
+    assert scores["means"] == {"psnr": 21.0, "psnr_truth": 25.0} and scores["frames"] == 2
+    model = tmp_path / "model.keras"
+    (tmp_path / "model.json").write_text(json.dumps({"format": MODEL_CARD_FORMAT, "input_frames": 1}))
+    assert "test_metrics" not in read_model_card(model)
+    (tmp_path / "model.metrics.json").write_text(json.dumps(scores))
+    assert read_model_card(model)["test_metrics"] == scores

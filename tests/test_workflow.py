@@ -35,6 +35,7 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["metrics_method"] == 17 and jobs["figure"] == 7  # fig1-5, the crops and the statistics
     assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == jobs["readme_results"] == 1
     assert jobs["ablation"] == 1  # tiny.yaml's two ablation rows
+    assert jobs["model_metrics"] == 1  # every filter's test scores beside its card, in one job
 
 
 def test_lint_is_clean(tmp_path):
@@ -244,7 +245,7 @@ def test_changing_one_variant_replans_only_that_variant(tiny_run):
     config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
     jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-500": {"frames": 6, "epochs": 2, "lr": 2.0e-3}})
     assert jobs == {"train_variant": 1, "denoise_variant": 1, "learning_curve": 1, "metrics_method": 1, "tables": 1,
-                    "claims": 1, "figure": 3, "readme_results": 1, "all": 1}
+                    "claims": 1, "figure": 3, "readme_results": 1, "model_metrics": 1, "all": 1}
     out = (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n", "--configfile", "changed.yaml"))
     assert set(re.findall(r"variant=([\w.+-]+)", out)) == {"DLF-500"}
     assert set(re.findall(r"method=([\w.+-]+)", out)) == {"DLF-500"}
@@ -295,6 +296,12 @@ def test_evaluation_outputs_and_report(tiny_run):
                                                              means["DLF-5F", "psnr_truth"]])
     assert ablation["training_s"].iloc[1] == pytest.approx(five["seconds_training"])
     assert "| recommended | DLF-5F |" in (tiny_run / "results/tables/ablation.md").read_text()
+    from stemdlf.denoise import read_model_card
+
+    card = read_model_card(tiny_run / "results/models/DLF-5F/model.keras")  # the card with its test scores
+    assert card["test_metrics"]["means"]["psnr_truth"] == pytest.approx(means["DLF-5F", "psnr_truth"])
+    test_fovs = yaml.safe_load((tiny_run / "results/split.yaml").read_text())["test"]
+    assert card["test_metrics"]["test_fovs"] == test_fovs and card["test_metrics"]["frames"] == 2 * 4
     split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
     with tifffile.TiffFile(tiny_run / f"results/baselines/CARE/{split['test'][0]}.tif") as tif:
         assert tif.series[0].shape[0] == 4 and tif.imagej_metadata["method"] == "CARE"  # the evaluated frames

@@ -6,7 +6,7 @@
     stemdlf validate DATASET_DIR [--min-fovs N]
     stemdlf convert DATASET_DIR --fov ID --rapid SERIES.emd --slow SLOW.emd [--detector NAME]
     stemdlf dcfi RAPID.tif -o DCFI.tif [--shifts SHIFTS.csv]
-    stemdlf denoise MODEL.keras INPUT.tif -o OUTPUT.tif [--normalise] [--distortion DIR]
+    stemdlf denoise MODEL.keras INPUT.tif -o OUTPUT.tif [--no-normalise] [--distortion DIR]
     stemdlf export MODEL.keras -o FILTER.onnx|FILTER.zip
 
 ``dcfi`` and ``denoise`` also take a microscope file (Velox .emd, .dm3/.dm4, .ser) as input.
@@ -211,6 +211,7 @@ def _denoise_follow(args: argparse.Namespace) -> int:
     warm = list(itertools.islice(stream, args.warmup))
     if not warm:
         raise DataError(folder, f"no frame arrived in {args.idle_timeout:g} s")
+    _card_preparation(args, str(folder), denoiser.card, np.asarray(warm[0][1]).dtype.kind in "ui")
     frames = np.stack([f for _, f in warm]).astype(np.float32)
     steps = []
     if args.normalise:
@@ -290,11 +291,39 @@ def _warn_on_pixel_size(args: argparse.Namespace, given: str, card: dict) -> Non
               "images; expect artefacts, or train on data at this magnification", file=sys.stderr)
 
 
+def _card_preparation(args: argparse.Namespace, given: str, card: dict, integer_frames: bool) -> None:
+    """Settle ``args.normalise`` and the percentiles from the filter's card, and say what the card asks for.
+
+    A filter trained on min-max normalised frames gets raw integer frames normalised the same way
+    unless ``--no-normalise`` says otherwise (one line says it is done); a filter trained in the
+    slow-scan grid warns when ``--distortion`` is missing.
+    """
+    trained = card.get("normalisation") or {}
+    if args.low_percentile is None:
+        args.low_percentile = float(trained.get("low_percentile", 0.0))
+    if args.high_percentile is None:
+        args.high_percentile = float(trained.get("high_percentile", 100.0))
+    if args.normalise is None:
+        args.normalise = bool(trained) and integer_frames
+        if args.normalise:
+            print(f"stemdlf: {given}: normalised as {Path(args.model).name} was trained (min-max of the stack, "
+                  f"percentiles {args.low_percentile:g}-{args.high_percentile:g}); --no-normalise to give it the "
+                  "frames as they are", file=sys.stderr)
+    if str(card.get("geometry", "")).startswith("slow-scan grid") and not args.distortion:
+        print(f"stemdlf: warning: {args.model} was trained on distortion-corrected frames; give --distortion DIR "
+              "(the workflow's results/distortion) for raw rapid frames", file=sys.stderr)
+
+
 def _denoise_file(args: argparse.Namespace, given: str) -> int:
-    from .denoise import denoise_stack
+    from .denoise import denoise_stack, read_model_card
     from .inputs import check_stack, value_range
 
     shape, dtype = check_stack(args.input, "frame stack", ndims=(2, 3))
+    card = read_model_card(args.model)  # what the filter takes, before the backend starts
+    if int(card.get("input_frames", 1)) > 1 and len(shape) == 2:
+        raise DataError(given, f"is one image, but {Path(args.model).name} filters windows of "
+                        f"{card['input_frames']} aligned frames: give it the frame series")
+    _card_preparation(args, given, card, dtype.kind in "ui")
     if not args.normalise and dtype.kind == "f":
         low, high, _ = value_range(args.input)
         if low < -0.05 * 65535 or high > 1.05 * 65535:
@@ -318,7 +347,7 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
         low, high, _ = value_range(args.input)
         if high - low < 0.5 * 65535:  # a normalised stack spans 0..65535; raw detector counts seldom do
             print(f"stemdlf: warning: {given}: values span {low:.0f}..{high:.0f}, but {args.model} was trained on "
-                  "frames min-max normalised to 0..65535; give --normalise for raw frames", file=sys.stderr)
+                  "frames min-max normalised to 0..65535; leave out --no-normalise for raw frames", file=sys.stderr)
     shifts = None
     if denoiser.input_frames > 1 and len(shape) == 3:
         # a multi-frame filter needs aligned frames: register them first, as DCFI does
@@ -416,15 +445,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("denoise", help="apply a trained filter (.keras) to every frame of a TIFF stack",
                        description="Apply a trained filter to every frame of a TIFF stack, in chunks. The model "
-                       "expects what it was trained on: min-max normalised frames (--normalise does this for a "
-                       "raw stack) in slow-scan geometry (--distortion applies the workflow's profile).")
+                       "expects what it was trained on, as its card (model.json) says: min-max normalised frames "
+                       "(applied to raw integer frames by default; --no-normalise to skip) in slow-scan geometry "
+                       "(--distortion applies the workflow's profile).")
     p.add_argument("model", help="trained filter, e.g. results/models/DLF-Slow/model.keras")
     p.add_argument("input", help="(frames, H, W) or (H, W) TIFF, or a microscope file (.emd, .dm3/.dm4, .ser)")
     p.add_argument("--detector", help="which detector's images, where a microscope file holds several (e.g. HAADF)")
     p.add_argument("-o", "--output", required=True, help="float32 TIFF to write (0..65535 scale)")
-    p.add_argument("--normalise", action="store_true", help="min-max normalise the raw stack first (as the workflow)")
-    p.add_argument("--low-percentile", type=float, default=0.0, help="with --normalise (default 0)")
-    p.add_argument("--high-percentile", type=float, default=100.0, help="with --normalise (default 100)")
+    p.add_argument("--normalise", action=argparse.BooleanOptionalAction, default=None,
+                   help="min-max normalise the raw stack first, as the workflow does (default: as the filter's card "
+                   "says it was trained, for integer frames; --no-normalise gives it the frames as they are)")
+    p.add_argument("--low-percentile", type=float, default=None,
+                   help="with normalisation (default: the card's, else 0)")
+    p.add_argument("--high-percentile", type=float, default=None,
+                   help="with normalisation (default: the card's, else 100)")
     p.add_argument("--distortion", metavar="DIR",
                    help="folder with profile.csv and view.json (e.g. results/distortion): correct scan distortion "
                    "first")

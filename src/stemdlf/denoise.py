@@ -29,6 +29,9 @@ __all__ = ["load_model", "read_model_card", "Denoiser", "denoise_stack"]
 def read_model_card(model_path: str | Path) -> dict:
     """The training contract written beside a filter (:func:`stemdlf.train.write_model_card`), or {}.
 
+    Where the workflow scored the filter on its test FOVs (``model.metrics.json`` beside it, rule
+    ``model_metrics``), those scores are the card's ``test_metrics``.
+
     Raises
     ------
     DataError
@@ -41,7 +44,15 @@ def read_model_card(model_path: str | Path) -> dict:
         card = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(path, f"the model card is not readable JSON ({err})") from err
-    return card if isinstance(card, dict) and card.get("format", "").startswith("stemdlf-model-card") else {}
+    if not (isinstance(card, dict) and card.get("format", "").startswith("stemdlf-model-card")):
+        return {}
+    scores = Path(model_path).with_suffix(".metrics.json")
+    if scores.is_file():
+        try:
+            card["test_metrics"] = json.loads(scores.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(scores, f"the filter's test scores are not readable JSON ({err})") from err
+    return card
 
 
 def load_model(path: str | Path):

@@ -16,7 +16,8 @@ from .metrics import frame_metrics, spectral_cutoff, ssim
 from .normalise import MinMax, apply_minmax
 from .psnr import psnr
 
-__all__ = ["METRIC_COLUMNS", "truth_image", "method_metrics", "slow_scan_metrics", "summarise", "summary_markdown"]
+__all__ = ["METRIC_COLUMNS", "truth_image", "method_metrics", "slow_scan_metrics", "summarise", "summary_markdown",
+           "test_metrics"]
 
 METRIC_COLUMNS = ["fov", "frame", "method", "metric", "value"]
 #: Metrics where higher is better and a % change against rapid is meaningful.
@@ -108,6 +109,30 @@ def summary_markdown(summary: pd.DataFrame, metrics: tuple[str, ...] = ("psnr", 
         change = g.at["psnr", "change_vs_rapid_pct"] if "psnr" in g.index else np.nan
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {change:+.1f}% |")
     return header + "\n".join(lines) + "\n"
+
+
+def test_metrics(summary: pd.DataFrame, method: str, fovs: list[str]) -> dict:
+    """A filter's scores on the test FOVs, for its model card's sidecar (``model.metrics.json``).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        ``results/tables/summary.csv``.
+    method : str
+        The variant.
+    fovs : list of str
+        The test FOVs the means are over.
+
+    Returns
+    -------
+    dict
+        ``{"test_fovs": [...], "frames": n, "means": {metric: mean}}`` (finite means only).
+    """
+    rows = summary[summary["method"].astype(str) == method]
+    means = {str(m): float(v) for m, v in zip(rows["metric"], rows["mean"]) if np.isfinite(v)}
+    frames = int(rows.loc[rows["metric"] == "psnr", "n"].iloc[0]) if "psnr" in set(rows["metric"]) else 0
+    return {"test_fovs": list(fovs), "frames": frames, "means": means,
+            "source": "results/tables/summary.csv (means over the evaluated test frames)"}
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:

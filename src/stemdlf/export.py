@@ -135,7 +135,20 @@ def _bioimageio_documentation(card: dict, size_multiple: int) -> str:
         "`results/tables/summary.csv` of the run that trained it). The test tensors of this package are the "
         "exported weights' own output for a synthetic input: they check a runtime, not the filter's quality.",
         "",
+        *_scores(card.get("test_metrics")),
     ])
+
+
+def _scores(test_metrics: dict | None) -> list[str]:
+    """The filter's scores on its test FOVs as README lines (none when the workflow recorded none)."""
+    if not test_metrics:
+        return []
+    names = {"psnr": "PSNR vs slow scan (dB)", "ssim": "SSIM vs slow scan", "psnr_truth": "PSNR vs truth (dB)",
+             "ssim_truth": "SSIM vs truth", "spectral_cutoff_truth_px": "spectral cutoff vs truth (px)"}
+    means = test_metrics.get("means", {})
+    rows = [f"| {label} | {means[key]:.3f} |" for key, label in names.items() if key in means]
+    return [f"Scores on {len(test_metrics.get('test_fovs', []))} test FOVs ({test_metrics.get('frames')} frames):",
+            "", "| metric | mean |", "|---|---|", *rows, ""]
 
 
 def export_bioimageio(model_path: str | Path, out_path: str | Path, *, name: str | None = None,

@@ -606,6 +606,7 @@ def evaluation_targets():
         ]
         + expand("results/figures/{fig}.png", fig=figures())
         + (["results/tables/ablation.md"] if ABLATION else [])
+        + expand("results/models/{variant}/model.metrics.json", variant=VARIANTS)
     )
 
 

@@ -207,6 +207,23 @@ rule readme_results:
         "../scripts/readme_results.py"
 
 
+rule model_metrics:
+    input:
+        "results/tables/summary.csv",
+    output:
+        expand("results/models/{variant}/model.metrics.json", variant=VARIANTS),
+    log:
+        "logs/model_metrics.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        code=code("model_metrics.py"),
+        variants=VARIANTS,
+        fovs=SPLIT["test"],
+    script:
+        "../scripts/model_metrics.py"
+
+
 rule ablation:
     input:
         summary="results/tables/summary.csv",
