@@ -12,7 +12,9 @@ noise-free truth, as in ``results/tables/summary.csv``. Rows are cumulative (eac
 change to the row above) down to DLF-5F; the rows after it change one thing of DLF-5F.
 Training seconds are measured here, on this machine.
 
-Writes ``benchmarks/results/recipe.csv`` and ``benchmarks/results/recipe.md`` (README quotes it).
+Writes ``benchmarks/results/recipe.csv`` and ``benchmarks/results/recipe.md``. The same rows run
+inside the workflow with ``--configfile config/ablation.yaml`` (rule ``ablation``), whose table
+README quotes; this script is the quick way to try a change on a finished run's pairs.
 """
 
 from __future__ import annotations
