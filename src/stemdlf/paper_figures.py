@@ -193,9 +193,10 @@ def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: fl
     colours = [FAMILY_COLOURS[method_family(str(m), recommended)] for m in psnr["method"]]
     ax.bar(range(len(psnr)), psnr["mean"], yerr=psnr["sd"].fillna(0), color=colours, capsize=3)
     ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c, label=f) for f, c in FAMILY_COLOURS.items()
-                       if c in colours], fontsize=7, loc="upper left")
+                       if c in colours], fontsize=7, loc="upper center", ncol=3, frameon=False)
     ax.set_xticks(range(len(psnr)), psnr["method"].astype(str), rotation=60, ha="right", fontsize=8)
-    ax.set_ylim(max(0, psnr["mean"].min() - 3), psnr["mean"].max() + 2)
+    low, high = max(0, psnr["mean"].min() - 3), float((psnr["mean"] + psnr["sd"].fillna(0)).max())
+    ax.set_ylim(low, high + 0.3 * (high - low))  # headroom: the legend sits above the tallest bar
     ax.set_ylabel("PSNR vs slow scan (dB)")
     ax.set_title("(a) PSNR, mean ± sd over test frames", fontsize=9)
     slow = images["slow"]
