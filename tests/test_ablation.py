@@ -12,14 +12,17 @@ def summary(rows):
     return pd.DataFrame([(m, k, v) for m, k, v in rows], columns=["method", "metric", "mean"])
 
 
-def test_rows_must_name_variants_that_run_once_each():
+def test_rows_name_configured_variants_once_each_and_rows_left_out_of_the_run_are_said():
     rows = [{"variant": "A", "change": "paper"}, {"variant": "B", "change": "+ x"}]
-    assert check_ablation(rows, ["A", "B", "C"]) == rows
-    with pytest.raises(ConfigError, match="ablation names B, which this run does not train"):
-        check_ablation(rows, ["A", "C"])
+    assert check_ablation(rows, ["A", "B", "C"], ["A", "B", "C"]) == (rows, [])
+    # run_variants leaves B out: its row is left out, with a note
+    assert check_ablation(rows, ["A", "C"], ["A", "B", "C"]) == (rows[:1], ["ablation row 'B' left out: "
+                                                                            "run_variants does not run it"])
+    with pytest.raises(ConfigError, match="ablation names B, which is not in variants"):
+        check_ablation(rows, ["A"], ["A", "C"])
     with pytest.raises(ConfigError, match="ablation names A more than once"):
-        check_ablation(rows + [{"variant": "A", "change": "again"}], ["A", "B"])
-    assert check_ablation([], ["A"]) == []
+        check_ablation(rows + [{"variant": "A", "change": "again"}], ["A", "B"], ["A", "B"])
+    assert check_ablation([], ["A"], ["A"]) == ([], [])
 
 
 def test_the_table_takes_each_rows_means_and_training_time_in_row_order():

@@ -245,7 +245,7 @@ def test_changing_one_variant_replans_only_that_variant(tiny_run):
     config = yaml.safe_load((tiny_run / "tiny.yaml").read_text())
     jobs = replan(tiny_run, "variants", {**config["variants"], "DLF-500": {"frames": 6, "epochs": 2, "lr": 2.0e-3}})
     assert jobs == {"train_variant": 1, "denoise_variant": 1, "learning_curve": 1, "metrics_method": 1, "tables": 1,
-                    "claims": 1, "figure": 3, "readme_results": 1, "model_metrics": 1, "all": 1}
+                    "claims": 1, "figure": 3, "readme_results": 1, "model_metrics": 1, "ablation": 1, "all": 1}
     out = (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n", "--configfile", "changed.yaml"))
     assert set(re.findall(r"variant=([\w.+-]+)", out)) == {"DLF-500"}
     assert set(re.findall(r"method=([\w.+-]+)", out)) == {"DLF-500"}

@@ -41,6 +41,8 @@ def trim_workflow(workdir: Path, variants: list[str], baselines: list[str]) -> N
         config = yaml.safe_load(path.read_text())
         if "variants" in config:
             config["variants"] = {k: v for k, v in config["variants"].items() if k in variants}
+        if config.get("ablation"):  # rows of removed variants go with them
+            config["ablation"] = [row for row in config["ablation"] if row["variant"] in variants]
         if name.startswith("config/"):
             config["evaluate"]["baselines"] = list(baselines)
             if config["evaluate"]["care"]["like"] not in variants:  # CARE takes the pairs of a kept variant

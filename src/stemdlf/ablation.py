@@ -26,35 +26,42 @@ ABLATION_COLUMNS = (("psnr_truth", "psnr_truth", "PSNR vs truth (dB)", 2),
                     ("psnr_slow", "psnr", "PSNR vs slow scan (dB)", 2))
 
 
-def check_ablation(rows: list[dict[str, Any]], variants: list[str]) -> list[dict[str, str]]:
-    """The ablation rows of a config, checked against the variants that run.
+def check_ablation(rows: list[dict[str, Any]], running: list[str], configured: list[str]
+                   ) -> tuple[list[dict[str, str]], list[str]]:
+    """The ablation rows of a config that this run can fill, and notes on those it leaves out.
 
     Parameters
     ----------
     rows : list of dict
         ``ablation`` of the config: each ``{variant: NAME, change: TEXT}``.
-    variants : list of str
-        The variants this run trains.
+    running : list of str
+        The variants this run trains (``run_variants``).
+    configured : list of str
+        Every variant of the config.
 
     Returns
     -------
-    list of dict
-        The rows, in order.
+    rows : list of dict
+        The rows whose variant runs, in order.
+    notes : list of str
+        One line per row left out because ``run_variants`` leaves its variant out.
 
     Raises
     ------
     ConfigError
-        If a row names a variant that does not run, or two rows name the same variant.
+        If a row names a variant the config does not have, or two rows name the same variant.
     """
     names = [str(row["variant"]) for row in rows]
-    missing = [n for n in names if n not in variants]
-    if missing:
-        raise ConfigError(f"ablation names {', '.join(missing)}, which this run does not train "
-                          f"(its variants: {', '.join(variants)})")
+    unknown = [n for n in names if n not in configured]
+    if unknown:
+        raise ConfigError(f"ablation names {', '.join(unknown)}, which is not in variants "
+                          f"({', '.join(configured)})")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ConfigError(f"ablation names {', '.join(repeated)} more than once: one row per variant")
-    return [{"variant": str(row["variant"]), "change": str(row["change"])} for row in rows]
+    notes = [f"ablation row {n!r} left out: run_variants does not run it" for n in names if n not in running]
+    return [{"variant": str(row["variant"]), "change": str(row["change"])} for row in rows
+            if str(row["variant"]) in running], notes
 
 
 def ablation_table(summary: pd.DataFrame, rows: list[dict[str, str]],

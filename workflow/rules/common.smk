@@ -22,7 +22,11 @@ for _note in _left_out:
     print(f"stemdlf: {_note}", file=sys.stderr)
 DATASETS = used_datasets(config, VARIANTS)
 # the ablation table's rows (config/ablation.yaml), each a variant of this run
-ABLATION = check_ablation(config.get("ablation") or [], VARIANTS)
+ABLATION, _left_out = check_ablation(
+    config.get("ablation") or [], VARIANTS, list(config["variants"])
+)
+for _note in _left_out:
+    print(f"stemdlf: {_note}", file=sys.stderr)
 
 
 wildcard_constraints:
