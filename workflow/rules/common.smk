@@ -203,7 +203,7 @@ def train_files(pattern):
 
 
 def distortion_settings():
-    """The estimator settings (method and scope come from the wildcards, the reference from reference.json)."""
+    """The estimator settings (method and scope come from the {estimator} wildcard, the reference from reference.json)."""
     return canonical(
         {
             k: v

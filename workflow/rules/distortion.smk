@@ -1,9 +1,9 @@
 # Train/test split and scan-distortion correction (paper Methods, "Distortion Correction").
 
 
+# an estimator is a method on a scope, e.g. dp-global ({method} is an evaluated method, evaluate.smk)
 wildcard_constraints:
-    method="published|paper|dp",
-    scope="reference|global",
+    estimator=f"({'|'.join(ESTIMATOR_METHODS)})-({'|'.join(ESTIMATOR_SCOPES)})",
 
 
 rule split:
@@ -47,12 +47,12 @@ rule estimate_distortion:
         dcfi=train_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
         slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
     output:
-        profile="results/distortion/estimates/{method}-{scope}/profile.csv",
-        view="results/distortion/estimates/{method}-{scope}/view.json",
+        profile="results/distortion/estimates/{estimator}/profile.csv",
+        view="results/distortion/estimates/{estimator}/view.json",
     log:
-        "logs/distortion/estimate_{method}-{scope}.log",
+        "logs/distortion/estimate_{estimator}.log",
     benchmark:
-        "benchmarks/distortion/estimate_{method}-{scope}.tsv"
+        "benchmarks/distortion/estimate_{estimator}.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1

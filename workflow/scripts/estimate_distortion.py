@@ -1,4 +1,4 @@
-"""Estimate the distortion profile with one method on one scope (rule estimate_distortion)."""
+"""Estimate the distortion profile with one estimator, a method on a scope (rule estimate_distortion)."""
 import json
 
 from stemdlf.config import distortion_options
@@ -6,12 +6,13 @@ from stemdlf.fov import estimate_distortion_from_files
 from stemdlf.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
+    method, scope = snakemake.wildcards.estimator.split("-")  # e.g. dp-global
     fovs = dict(zip(snakemake.params.fovs, zip(snakemake.input.dcfi, snakemake.input.slow)))
     reference = None
-    if snakemake.wildcards.scope == "reference":
+    if scope == "reference":
         reference = json.loads(open(snakemake.input.reference).read())["reference"]
     options = distortion_options({"distortion": snakemake.params.settings})
-    distortion = estimate_distortion_from_files(fovs, snakemake.wildcards.method, options, reference)
+    distortion = estimate_distortion_from_files(fovs, method, options, reference)
     distortion.save(snakemake.output.profile, snakemake.output.view)
-    log.info("%s-%s: row offset %.2f, slow_roi %s", snakemake.wildcards.method, snakemake.wildcards.scope,
-             distortion.row_offset, distortion.slow_roi)
+    log.info("%s: row offset %.2f, slow_roi %s", snakemake.wildcards.estimator, distortion.row_offset,
+             distortion.slow_roi)
