@@ -208,3 +208,25 @@ def test_a_filters_test_scores_are_its_summary_means_and_join_its_card(tmp_path)
     assert "test_metrics" not in read_model_card(model)
     (tmp_path / "model.metrics.json").write_text(json.dumps(scores))
     assert read_model_card(model)["test_metrics"] == scores
+
+
+def test_fig3_fits_a_double_column_and_its_legend_hides_no_bar():
+    from stemdlf import paper_figures
+
+    rng = np.random.default_rng(1)
+    clean = ndimage.gaussian_filter(rng.random((64, 64)), 2) * 65535
+    images = {"rapid": clean + rng.normal(0, 8000, clean.shape), "DLF-5F": clean, "slow": clean + 100}
+    rows = [(m, "psnr", 0, p, s) for m, p, s in [("rapid", 12.5, 1.5), ("DCFI", 24.0, 0.3), ("DLF-Slow", 19.7, 2.4),
+                                                 ("DLF-5F", 23.4, 0.4), ("BM3D", 19.2, 2.1), ("CARE", 21.4, 1.0)]]
+    summary = pd.DataFrame(rows, columns=["method", "metric", "fov", "mean", "sd"])
+    fig = paper_figures.fig3(summary, images, 2.0, "fov000", "DLF-5F")
+    assert fig.get_size_inches()[0] == pytest.approx(7.0)
+    fig.canvas.draw()
+    bars_axis = next(ax for ax in fig.axes if ax.patches)
+    legend = bars_axis.get_legend().get_window_extent()
+    for bar, (_, _, _, mean, sd) in zip(bars_axis.patches, rows):
+        top = bars_axis.transData.transform((bar.get_x() + bar.get_width() / 2, mean + sd))[1]
+        box = bar.get_window_extent()
+        overlaps_x = box.x1 > legend.x0 and box.x0 < legend.x1
+        assert not (overlaps_x and top > legend.y0), "the legend covers a bar"
+    paper_figures.plt.close(fig)

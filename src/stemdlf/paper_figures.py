@@ -183,42 +183,44 @@ def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: fl
     """The paper's Fig. 3: PSNR per method, line profiles and FFT line profiles.
 
     (a) mean PSNR with sd for every method, coloured by family; (b) line profiles with dips
-    marked; (c) FFT line profiles.
+    marked; (c) FFT line profiles. Sized for a double column (7 in wide, 8 pt text); (b) and (c)
+    share one legend below them.
     """
     from .stats_figure import FAMILY_COLOURS, method_family
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    psnr = summary[summary["metric"] == "psnr"]
-    ax = axes[0]
-    colours = [FAMILY_COLOURS[method_family(str(m), recommended)] for m in psnr["method"]]
-    ax.bar(range(len(psnr)), psnr["mean"], yerr=psnr["sd"].fillna(0), color=colours, capsize=3)
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c, label=f) for f, c in FAMILY_COLOURS.items()
-                       if c in colours], fontsize=7, loc="upper center", ncol=3, frameon=False)
-    ax.set_xticks(range(len(psnr)), psnr["method"].astype(str), rotation=60, ha="right", fontsize=8)
-    low, high = max(0, psnr["mean"].min() - 3), float((psnr["mean"] + psnr["sd"].fillna(0)).max())
-    ax.set_ylim(low, high + 0.3 * (high - low))  # headroom: the legend sits above the tallest bar
-    ax.set_ylabel("PSNR vs slow scan (dB)")
-    ax.set_title("(a) PSNR, mean ± sd over test frames", fontsize=9)
-    slow = images["slow"]
-    row = profile_row(slow)
-    dips = dislocation_dips(slow[row])
-    _mark_dips(axes[1], dips)
-    others = iter(f"C{k}" for k in (0, 1, 2, 4, 5, 6, 7, 8, 9))  # red (C3) is the slow scan's
-    for name, image in images.items():
-        color = "C3" if name == "slow" else next(others)
-        axes[1].plot(image[row], lw=1.2 if name == "slow" else 0.9, label=name, color=color)
-        freq, log_power = horizontal_spectrum(image)
+    with plt.rc_context({"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
+                         "xtick.labelsize": 7, "ytick.labelsize": 7}):
+        fig = plt.figure(figsize=(7.0, 6.4), layout="constrained")
+        axes = fig.subplot_mosaic([["a", "a"], ["b", "c"]], height_ratios=[1.0, 1.15])
+        psnr = summary[summary["metric"] == "psnr"]
+        ax = axes["a"]
+        colours = [FAMILY_COLOURS[method_family(str(m), recommended)] for m in psnr["method"]]
+        ax.bar(range(len(psnr)), psnr["mean"], yerr=psnr["sd"].fillna(0), color=colours, capsize=2)
+        ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c, label=f) for f, c in FAMILY_COLOURS.items()
+                           if c in colours], loc="upper center", ncol=3, frameon=False)
+        ax.set_xticks(range(len(psnr)), psnr["method"].astype(str), rotation=45, ha="right")
+        low, high = max(0, psnr["mean"].min() - 3), float((psnr["mean"] + psnr["sd"].fillna(0)).max())
+        ax.set_ylim(low, high + 0.3 * (high - low))  # headroom: the legend sits above the tallest bar
+        ax.set_ylabel("PSNR vs slow scan (dB)")
+        ax.set_title("(a) PSNR, mean ± sd over test frames", loc="left")
+        slow = images["slow"]
+        row = profile_row(slow)
+        _mark_dips(axes["b"], dislocation_dips(slow[row]))
+        others = iter(f"C{k}" for k in (0, 1, 2, 4, 5, 6, 7, 8, 9))  # red (C3) is the slow scan's
         scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
-        axes[2].plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=1, label=name, color=color)
-    axes[1].set_title(f"(b) line profiles, {fov} row {row} (dips: light blue)", fontsize=9)
-    axes[1].set_xlabel("column (px)")
-    axes[1].set_ylabel("intensity (0..65535)")
-    axes[1].legend(fontsize=7)
-    axes[2].set_title("(c) FFT line profiles (horizontal, Hanning)", fontsize=9)
-    axes[2].set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "cycles/px")
-    axes[2].set_ylabel("ln |F|²")
-    axes[2].legend(fontsize=7)
-    fig.tight_layout()
+        for name, image in images.items():
+            color = "C3" if name == "slow" else next(others)
+            axes["b"].plot(image[row], lw=1.1 if name == "slow" else 0.7, label=name, color=color)
+            freq, log_power = horizontal_spectrum(image)
+            axes["c"].plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=0.9, label=name, color=color)
+        axes["b"].set_title(f"(b) line profiles, {fov} row {row}", loc="left")
+        axes["b"].set_xlabel("column (px); light blue: dislocation dips")
+        axes["b"].set_ylabel("intensity (0..65535)")
+        axes["c"].set_title("(c) FFT line profiles (horizontal, Hann window)", loc="left")
+        axes["c"].set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "spatial frequency (cycles/px)")
+        axes["c"].set_ylabel("ln |F|²")
+        handles, labels = axes["c"].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 8), frameon=False)
     return fig
 
 
