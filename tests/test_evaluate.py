@@ -230,3 +230,88 @@ def test_fig3_fits_a_double_column_and_its_legend_hides_no_bar():
         overlaps_x = box.x1 > legend.x0 and box.x0 < legend.x1
         assert not (overlaps_x and top > legend.y0), "the legend covers a bar"
     paper_figures.plt.close(fig)
+
+
+def _figure_images(n: int = 6, size: int = 64) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(2)
+    clean = ndimage.gaussian_filter(rng.random((size, size)), 2) * 65535
+    names = ["rapid", "DCFI", "slow", "DLF-DCFI", "DLF-Slow", "DLF-5F"][:n]
+    return {name: clean + rng.normal(0, 1000 * (k + 1), clean.shape) for k, name in enumerate(names)}
+
+
+def _texts(fig):
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
+
+
+def test_every_paper_figure_is_one_or_two_columns_wide_with_print_sized_text():
+    """A journal prints at 3.5 or 7 in: each figure is drawn at one of them, its text 6-9 pt.
+
+    Fails on the previous figures (fig2 was 2.6 in per panel, 15.6 in wide; fig1 12 in; fig5 5.5 in).
+    """
+    from stemdlf import paper_figures
+
+    images = _figure_images()
+    slow = images["slow"]
+    corrected = {"rapid": images["rapid"], "DCFI": images["DCFI"], "BM3D": slow, "slow": slow}
+    figures = {
+        "fig1": paper_figures.fig1(images["DCFI"], slow, 0, [0, 64, 0, 64], corrected, "fov000", pixel_size_nm=2.0),
+        "fig2": paper_figures.fig2(images, "fov000", 2.0),
+        "fig4": paper_figures.fig4(dict(list(images.items())[:5]), 2.0, "fov000"),
+        "fig5": paper_figures.fig5(np.arange(64.0), np.arange(64.0) * 1.1, None, "dp global"),
+        "crops": paper_figures.crops(images, "slow", 2.0, "fov000", size=32),
+    }
+    for name, fig in figures.items():
+        width = fig.get_size_inches()[0]
+        assert width in (paper_figures.SINGLE_COLUMN_IN, paper_figures.DOUBLE_COLUMN_IN), (name, width)
+        sizes = {t.get_fontsize() for t in _texts(fig)}
+        assert sizes and min(sizes) >= 6 and max(sizes) <= 9, (name, sizes)
+        paper_figures.plt.close(fig)
+    assert paper_figures.fig5(np.arange(8.0), np.arange(8.0), None, "x").get_size_inches()[0] == 3.5
+
+
+def test_fig2_wraps_at_three_images_per_row_so_each_stays_large_enough_to_read():
+    from stemdlf import paper_figures
+
+    fig = paper_figures.fig2(_figure_images(6), "fov000", 2.0)
+    shown = [ax for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "gray"]
+    assert len(shown) == 6
+    fig.canvas.draw()
+    widths = [ax.get_window_extent().width / fig.dpi for ax in shown]
+    assert min(widths) > 1.6, widths  # inches of image; six in a row of 7 in would be about 1.1
+    paper_figures.plt.close(fig)
+
+
+def test_fig3_line_profiles_are_offset_so_no_trace_hides_another():
+    from stemdlf import paper_figures
+
+    images = _figure_images(4)
+    summary = pd.DataFrame([("rapid", "psnr", 12.0, 1.0), ("DLF-5F", "psnr", 23.0, 0.5)],
+                           columns=["method", "metric", "mean", "sd"])
+    fig = paper_figures.fig3(summary, images, 2.0, "fov000", "DLF-5F")
+    profiles = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("(b)"))
+    medians = [float(np.median(line.get_ydata())) for line in profiles.get_lines()]
+    assert len(medians) == 4 and all(a > b for a, b in zip(medians, medians[1:])), medians  # first on top
+    assert {t.get_text() for t in profiles.texts} == set(images)  # each trace named beside it
+    paper_figures.plt.close(fig)
+
+
+def test_the_ablation_figure_keeps_the_rows_order_and_colours_the_recipes():
+    from matplotlib.colors import to_hex
+
+    from stemdlf.stats_figure import FAMILY_COLOURS, ablation_figure, method_family
+
+    rows = [{"variant": "DLF-Slow", "change": "paper recipe"}, {"variant": "ABL-steps", "change": "+ steps"},
+            {"variant": "DLF-5F", "change": "+ 5 frames"}]
+    records = [("f1", frame, m, metric, 20.0 + k + frame)
+               for k, m in enumerate(["DLF-Slow", "ABL-steps", "DLF-5F", "BM3D"])
+               for frame in range(3) for metric in ("psnr_truth", "ssim_truth")]
+    fig = ablation_figure(tidy(records), rows, "DLF-5F", ["DLF-Slow", "ABL-steps", "DLF-5F"])
+    a = fig.axes[0]
+    assert [t.get_text() for t in a.get_yticklabels()] == ["paper recipe [DLF-Slow]", "+ steps [ABL-steps]",
+                                                         "+ 5 frames [DLF-5F]"]
+    colours = {to_hex(c.get_facecolor()[0]) for c in a.collections if len(c.get_offsets())}
+    assert colours == {FAMILY_COLOURS[f] for f in ("DLF (paper recipe)", "DLF (other recipe)", "DLF (recommended)")}
+    assert method_family("ABL-steps", "DLF-5F", ["ABL-steps"]) == "DLF (other recipe)"
+    assert method_family("ABL-steps") == "classical filter"  # without the variants, an unknown name is a filter

@@ -3,6 +3,7 @@
 import pytest
 
 from stemdlf import plan
+from stemdlf.errors import ConfigError
 
 TRAINING = {"validation_patches": 256, "batch_size": 16, "patch_size": 64, "epochs": 10, "steps_per_epoch": 30}
 
@@ -32,3 +33,47 @@ def test_care_holds_its_patch_pool_up_to_the_limit():
     long = {**TRAINING, "epochs": 100}
     assert plan.care_mb(long, max_patches=20000) == 2000 + int(4 * (20000 + 256) * 64 * 64 * 4 / 1e6)
     assert plan.care_mb(long, max_patches=20000) == pytest.approx(3327, abs=1)
+
+
+def test_variant_names_of_reference_methods_and_baselines_are_refused():
+    from stemdlf.plan import check_variant_names
+
+    check_variant_names(["DLF-Slow", "DLF-5F"])
+    for name in ("rapid", "DCFI", "slow", "CARE", "BM3D", "NLM"):
+        with pytest.raises(ConfigError, match=f"variant names \\['{name}'\\] are reserved"):
+            check_variant_names(["DLF-Slow", name])
+
+
+def test_care_trains_on_a_corrected_variant_of_the_run_and_takes_only_its_pairs_and_budget():
+    from stemdlf.plan import CARE_BUDGET_KEYS, care_settings, care_variant
+
+    config = {"evaluate": {"care": {"like": "DLF-5F"}}, "training": {"corrected": True},
+              "variants": {"DLF-5F": {}, "DLF-raw": {"corrected": False}}}
+    assert care_variant(config, ["DLF-5F", "DLF-raw"]) == "DLF-5F"
+    with pytest.raises(ConfigError, match="'DLF-5F', which is not a variant; variants: DLF-raw"):
+        care_variant(config, ["DLF-raw"])
+    config["evaluate"]["care"]["like"] = "DLF-raw"
+    with pytest.raises(ConfigError, match="trains on uncorrected frames"):
+        care_variant(config, ["DLF-5F", "DLF-raw"])
+    training = {k: 1 for k in CARE_BUDGET_KEYS} | {"lr": 0.1, "model": {"base_filters": 8}, "loss": "mae"}
+    params = {"fovs": ["fov000"], "frames": None, "target": "slow", "validation_fraction": 0.2,
+              "training": training, "dataset": "multi"}
+    settings = care_settings("DLF-5F", params, "seconds")
+    assert set(settings["training"]) == set(CARE_BUDGET_KEYS)  # not its lr, model or loss
+    assert settings["variant"] == "DLF-5F" and settings["budget"] == "seconds" and "dataset" not in settings
+
+
+def test_figure_panels_follow_the_roles_and_leave_out_what_the_run_lacks():
+    from stemdlf.plan import figure_panels, figures
+
+    roles = {"paper": "DLF-Slow", "paper_dcfi": "DLF-DCFI", "recommended": "DLF-5F"}
+    methods = ["rapid", "DCFI", "DLF-Slow", "DLF-5F", "BM3D"]  # no CARE, no DLF-DCFI
+    assert figure_panels("fig2", methods, roles, []) == ["rapid", "DCFI", "slow", "DLF-Slow", "DLF-5F"]
+    assert figure_panels("fig3", methods, roles, []) == ["rapid", "DCFI", "BM3D", "DLF-Slow", "DLF-5F", "slow"]
+    renamed = dict(roles, paper="My-Paper-Filter")  # a renamed variant keeps its place through its role
+    assert "My-Paper-Filter" in figure_panels("crops", methods + ["My-Paper-Filter"], renamed, [])
+    assert figure_panels("fig4", methods, roles, ["DLF-100", "DLF-500"]) == ["DLF-100", "DLF-500", "slow"]
+    assert figures([]) == ["fig1", "fig2", "fig3", "fig5", "crops", "stats"]
+    assert "fig4" in figures(["DLF-100"])
+    with pytest.raises(ValueError, match="unknown figure 'fig9'"):
+        figure_panels("fig9", methods, roles, [])

@@ -11,11 +11,15 @@ import numpy as np
 from .atomic import atomic_path
 from .distortion import Distortion
 from .filters import bandpass
+from .paper_figures import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN, publication_style
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["save_figure", "distortion_diagnostic", "learning_curve"]
+
+#: How the learning curves name each training loss.
+LOSS_NAMES = {"mse": "MSE", "mae": "MAE", "huber": "Huber"}
 
 
 def save_figure(fig: plt.Figure, path_png: str | Path, path_pdf: str | Path | None = None) -> None:
@@ -37,6 +41,7 @@ def _rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([a, b, a], axis=-1)  # slow magenta, rapid green
 
 
+@publication_style
 def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.ndarray, fov: str,
                           truth_rapid_x: np.ndarray | None = None, fovs: "pd.DataFrame | None" = None) -> plt.Figure:
     """The distortion diagnostic figure.
@@ -60,7 +65,8 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
     if fovs is not None and f"multi/{fov}" in set(fovs["key"]):
         row_ = fovs.set_index("key").loc[f"multi/{fov}"]
         offset = (float(row_["offset_y_px"]), float(row_["offset_x_px"]))
-    fig, axes = plt.subplots(3 if fovs is not None else 2, 2, figsize=(10, 12.5 if fovs is not None else 8.5))
+    fig, axes = plt.subplots(3 if fovs is not None else 2, 2,
+                             figsize=(DOUBLE_COLUMN_IN, 8.6 if fovs is not None else 5.8), layout="constrained")
     x = np.arange(len(distortion.rapid_x))
     ax = axes[0, 0]
     ax.plot(x, distortion.rapid_x_at(x + offset[1]) - x, label=f"estimated (shared profile + {fov}'s offset)",
@@ -71,14 +77,14 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
     ax.set_ylabel("rapid column - slow column (px)")
     ax.set_title(f"(a) distortion profile, {distortion.info.get('method', '')} / "
                  f"{distortion.info.get('reference', '')}")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="best", fontsize=6)
     ax2 = ax.twinx()
     stretch = np.convolve(np.diff(distortion.rapid_x), np.ones(9) / 9, mode="same")  # 9-px running mean
     ax2.plot(x[1:], 100 * (stretch - 1), color="C1", lw=0.8, alpha=0.7)
     ax2.set_ylabel("local stretch (%)", color="C1")
 
     axes[0, 1].imshow(_rgb(slow, dcfi))
-    axes[0, 1].set_title(f"(b) {fov}: slow (magenta) over rapid DCFI (green), before correction")
+    axes[0, 1].set_title(f"(b) {fov} before correction:\nslow magenta, rapid DCFI green")
     axes[0, 1].axis("off")
 
     corrected = distortion.apply(np.asarray(dcfi, np.float32), offset=offset)
@@ -95,7 +101,7 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
         ax.set_title(f"{title}, row {row + r0}")
         ax.set_xlabel("slow-scan column (px)")
         ax.set_ylabel("intensity (0..65535)")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=6)
     if fovs is not None:
         ax = axes[2, 0]
         points = ax.scatter(fovs["offset_x_px"], fovs["offset_y_px"], c=fovs["zncc_after"], cmap="viridis",
@@ -107,7 +113,7 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
         fig.colorbar(points, ax=ax, label="ZNCC after registration")
         ax.set_xlabel("offset x (slow-scan px)")
         ax.set_ylabel("offset y (slow-scan px)")
-        ax.set_title("(e) where each FOV's slow scan sits (registration offsets)")
+        ax.set_title("(e) each FOV's slow-scan offset")
         ax = axes[2, 1]
         k = np.arange(len(fovs))
         ax.bar(k - 0.2, fovs["residual_px"], 0.4, label="residual shift after registration", color="C0")
@@ -117,29 +123,31 @@ def distortion_diagnostic(distortion: Distortion, dcfi: np.ndarray, slow: np.nda
         ax.set_xticks(k, [key.replace("/fov", "/") for key in fovs["key"]], rotation=90, fontsize=6)
         ax.set_ylabel("px")
         ax.set_title("(f) per-FOV residuals")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.legend(fontsize=6)
     return fig
 
 
-def learning_curve(history: "pd.DataFrame", variant: str) -> plt.Figure:
+@publication_style
+def learning_curve(history: "pd.DataFrame", variant: str, loss: str = "mse") -> plt.Figure:
     """Training and validation loss per epoch (log scale), best epoch marked.
 
     Parameters
     ----------
     history : pandas.DataFrame
-        Columns ``epoch``, ``loss``, ``val_loss`` (MSE on the 0..1 scale).
+        Columns ``epoch``, ``loss``, ``val_loss``.
     variant : str
         Title.
+    loss : str
+        The loss trained on (``mse``, ``mae``, ``huber``): the y axis names it.
     """
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    fig, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 2.6), layout="constrained")
     ax.plot(history["epoch"], history["loss"], "o-", ms=3, label="training")
     ax.plot(history["epoch"], history["val_loss"], "s-", ms=3, label="validation")
     best = history.loc[history["val_loss"].idxmin()]
     ax.axvline(best["epoch"], color="0.6", ls=":", label=f"best (epoch {int(best['epoch'])})")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE (intensity / 65535)")
+    ax.set_ylabel(f"{LOSS_NAMES.get(loss, loss)} loss (scaled intensities)")
     ax.set_title(variant)
     ax.legend(frameon=False)
     return fig

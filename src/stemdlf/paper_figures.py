@@ -7,15 +7,39 @@ the workflow writes them with :func:`stemdlf.figures.save_figure`. Images are on
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import patheffects
 from scipy import ndimage
 
 from .filters import bandpass
 from .metrics import horizontal_spectrum
 
-__all__ = ["profile_row", "dislocation_dips", "detail_region", "fig1", "fig2", "fig3", "fig4", "fig5", "crops"]
+__all__ = ["PUBLICATION_RC", "SINGLE_COLUMN_IN", "DOUBLE_COLUMN_IN", "publication_style", "profile_row",
+           "dislocation_dips", "detail_region", "fig1", "fig2", "fig3", "fig4", "fig5", "crops"]
+
+#: Widths of a journal's single and double column (inches): every figure is drawn at one of them.
+SINGLE_COLUMN_IN = 3.5
+DOUBLE_COLUMN_IN = 7.0
+
+#: Text sizes for print at those widths: 8 pt text, 7 pt ticks and legends.
+PUBLICATION_RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
+                  "xtick.labelsize": 7, "ytick.labelsize": 7, "figure.titlesize": 8, "figure.labelsize": 7}
+
+
+def publication_style(draw: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
+    """Draw a figure with :data:`PUBLICATION_RC` (a decorator for the figure functions)."""
+
+    @functools.wraps(draw)
+    def styled(*args, **kwargs) -> plt.Figure:
+        with plt.rc_context(PUBLICATION_RC):
+            return draw(*args, **kwargs)
+
+    return styled
 
 
 def profile_row(slow: np.ndarray) -> int:
@@ -40,7 +64,7 @@ def _fft_image(image: np.ndarray) -> np.ndarray:
 
 def _show(ax, image, title, cmap="gray", vmin=0, vmax=65535):
     ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -54,9 +78,11 @@ def _scale_bar(ax, shape: tuple[int, int], pixel_size_nm: float | None) -> None:
     length = max((v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if v <= target), default=1)
     bar, margin = length / pixel_size_nm, 0.05 * w
     y = h - margin
-    ax.plot([w - margin - bar, w - margin], [y, y], color="white", lw=2.5, solid_capstyle="butt")
+    outline = [patheffects.withStroke(linewidth=1.5, foreground="black")]  # readable on bright images too
+    ax.plot([w - margin - bar, w - margin], [y, y], color="white", lw=2.5, solid_capstyle="butt",
+            path_effects=[patheffects.withStroke(linewidth=3.5, foreground="black")])
     ax.text(w - margin - bar / 2, y - 0.03 * h, f"{length:g} nm", color="white", ha="center", va="bottom",
-            fontsize=6, fontweight="bold")
+            fontsize=6, fontweight="bold", path_effects=outline)
 
 
 def _fft_limits(images: dict[str, np.ndarray]) -> tuple[float, float]:
@@ -88,10 +114,41 @@ def _fft_panel(ax, image: np.ndarray, pixel_size_nm: float | None, label: bool,
 
 
 def _fft_colour_bar(fig, shown, axes) -> None:
-    """A colour bar for a row of spectra drawn on one scale."""
-    bar = fig.colorbar(shown, ax=list(axes), fraction=0.012, pad=0.01)
+    """A colour bar for the spectra of a figure, all drawn on one scale."""
+    bar = fig.colorbar(shown, ax=list(axes), fraction=0.03, shrink=0.8, pad=0.02)
     bar.set_label("ln |F|² (Hann window)", fontsize=7)
     bar.ax.tick_params(labelsize=6)
+
+
+def _image_spectrum_grid(fig: plt.Figure, images: dict[str, np.ndarray], pixel_size_nm: float | None,
+                         ncol: int, extra_panel: bool = False):
+    """Each image above its power spectrum, ``ncol`` images per row, on one figure.
+
+    Returns the spectrum axes and, with ``extra_panel``, an axes in the space after the last
+    image (or a row of its own when the last row is full).
+    """
+    names = list(images)
+    blocks = -(-len(names) // ncol)
+    free = blocks * ncol - len(names)
+    own_row = extra_panel and free == 0
+    grid = fig.add_gridspec(2 * blocks + own_row, ncol,
+                            height_ratios=[1.0] * (2 * blocks) + ([1.1] if own_row else []))
+    limits = _fft_limits(images)
+    spectra = []
+    for k, name in enumerate(names):
+        block, col = divmod(k, ncol)
+        ax = fig.add_subplot(grid[2 * block, col])
+        _show(ax, images[name], f"({chr(97 + k)}) {name}")
+        if k == 0:
+            _scale_bar(ax, images[name].shape, pixel_size_nm)
+        ax = fig.add_subplot(grid[2 * block + 1, col])
+        shown = _fft_panel(ax, images[name], pixel_size_nm, label=k == 0, limits=limits)
+        spectra.append(ax)
+    _fft_colour_bar(fig, shown, spectra)
+    if not extra_panel:
+        return spectra, None
+    extra = fig.add_subplot(grid[-1, :] if own_row else grid[2 * blocks - 2:, ncol - free:])
+    return spectra, extra
 
 
 def _mark_dips(ax, dips, x0=0):
@@ -99,12 +156,14 @@ def _mark_dips(ax, dips, x0=0):
         ax.axvspan(x0 + d - 1.5, x0 + d + 1.5, color="lightblue", alpha=0.5, lw=0)
 
 
+@publication_style
 def fig1(dcfi_raw: np.ndarray, slow_raw: np.ndarray, row_offset: int, slow_roi: list[int],
-         corrected: dict[str, np.ndarray], fov: str) -> plt.Figure:
+         corrected: dict[str, np.ndarray], fov: str, pixel_size_nm: float | None = None) -> plt.Figure:
     """The paper's Fig. 1: the scan distortion before and after correction.
 
     (a) overlay of rapid DCFI and slow before correction; (b, c) line profiles before/after
-    correction with dislocation dips marked; (d) contours of a magnified region.
+    correction with dislocation dips marked; (d-g) contours of a magnified region. Double
+    column (7 in).
 
     Parameters
     ----------
@@ -118,151 +177,169 @@ def fig1(dcfi_raw: np.ndarray, slow_raw: np.ndarray, row_offset: int, slow_roi: 
         ``{"rapid", "DCFI", "BM3D" (optional), "slow"}`` corrected images (one frame each).
     fov : str
         Test FOV shown.
+    pixel_size_nm : float, optional
+        The slow scan's pixel size: a scale bar on (a).
     """
     from .figures import _rgb
 
-    fig = plt.figure(figsize=(12, 8))
-    grid = fig.add_gridspec(2, 4)
-    ax = fig.add_subplot(grid[0, 0:2])
+    fig = plt.figure(figsize=(DOUBLE_COLUMN_IN, 5.0), layout="constrained")
+    rows = fig.add_gridspec(2, 1, height_ratios=[1.2, 1.0])
+    top = rows[0].subgridspec(1, 3, width_ratios=[1.25, 1.6, 1.0])
+    ax = fig.add_subplot(top[0])
     ax.imshow(_rgb(slow_raw, dcfi_raw))
-    ax.set_title(f"(a) {fov}: slow (magenta) over rapid DCFI (green), before correction", fontsize=9)
-    ax.axis("off")
+    _scale_bar(ax, slow_raw.shape, pixel_size_nm)
+    ax.set_title(f"(a) {fov}, before correction")
+    ax.set_xlabel("slow magenta, rapid DCFI green")
+    ax.set_xticks([])
+    ax.set_yticks([])
     slow = corrected["slow"]
     row = profile_row(slow)
     r0, _, c0, _ = slow_roi
     cols = np.arange(c0, c0 + slow.shape[1])
     dips = dislocation_dips(slow[row])
     raw_row = int(np.clip(row + r0 + round(row_offset), 0, dcfi_raw.shape[0] - 1))
-    for k, (data, title) in enumerate(((dcfi_raw[raw_row, cols], "(b) before correction"),
-                                       (corrected["DCFI"][row], "(c) after correction"))):
-        ax = fig.add_subplot(grid[0, 2 + k])
+    profile_axes = [fig.add_subplot(top[1])]
+    profile_axes.append(fig.add_subplot(top[2], sharey=profile_axes[0]))
+    for ax, (data, title) in zip(profile_axes, ((dcfi_raw[raw_row, cols], "(b) before correction"),
+                                                (corrected["DCFI"][row], "(c) after"))):
         _mark_dips(ax, dips, c0)
-        ax.plot(cols, slow[row], color="C3", lw=1, label="slow")
-        ax.plot(cols, data, color="C2", lw=1, label="rapid DCFI")
-        ax.set_title(f"{title}, row {row + r0}", fontsize=9)
+        ax.plot(cols, slow[row] / 1000, color="C3", lw=0.8, label="slow")
+        ax.plot(cols, data / 1000, color="C2", lw=0.8, label="rapid DCFI")
+        ax.set_title(f"{title}, row {row + r0}")
         ax.set_xlabel("column (px)")
-        ax.set_ylabel("intensity (0..65535)")
-        ax.legend(fontsize=7)
+    profile_axes[0].set_ylabel("intensity (×10³; full scale 65.5)")
+    profile_axes[1].tick_params(labelleft=False)
+    profile_axes[0].legend(loc="lower right", frameon=False)
     size = min(48, slow.shape[0], slow.shape[1])
     y0 = int(np.clip(row - size // 2, 0, slow.shape[0] - size))
     x0 = int(np.clip((dips[len(dips) // 2] if len(dips) else slow.shape[1] // 2) - size // 2, 0, slow.shape[1] - size))
     levels = np.linspace(np.percentile(slow, 2), np.percentile(slow, 98), 8)
+    contour_axes = []
+    bottom = rows[1].subgridspec(1, 4)
     for k, name in enumerate(n for n in ("rapid", "DCFI", "BM3D", "slow") if n in corrected):
-        ax = fig.add_subplot(grid[1, k])
+        ax = fig.add_subplot(bottom[k])
+        contour_axes.append(ax)
         letter = chr(ord("d") + k)
         crop = ndimage.gaussian_filter(corrected[name][y0:y0 + size, x0:x0 + size].astype(float), 0.5)
-        ax.contour(crop, levels=levels, cmap="viridis", linewidths=0.8)
+        lines = ax.contour(crop, levels=levels, cmap="viridis", linewidths=0.7)
         ax.set_aspect("equal")
         ax.invert_yaxis()
-        ax.set_title(f"({letter}) {name}: contours, {size}x{size} px", fontsize=9)
+        ax.set_title(f"({letter}) {name}")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.text(0.5, 0.01, f"(d-{letter}): {len(levels)} intensity levels from {levels[0]:.0f} to {levels[-1]:.0f} "
-             "(2nd-98th percentile of the slow scan), dark to bright: viridis", ha="center", fontsize=8)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    bar = fig.colorbar(lines, ax=contour_axes, fraction=0.03, shrink=0.85, pad=0.02)
+    bar.set_label("contour level (counts)", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    fig.supxlabel(f"(d-{letter}): contours of the same {size}x{size} px region, {len(levels)} levels from the "
+                  "2nd to the 98th percentile of the slow scan", fontsize=7)
     return fig
 
 
+@publication_style
 def fig2(images: dict[str, np.ndarray], fov: str, pixel_size_nm: float | None = None) -> plt.Figure:
-    """Image grid (rapid, DCFI, slow, DLF-DCFI, DLF-Slow, ...) each with its FFT spectrum below."""
-    names = list(images)
-    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 5.6), squeeze=False, layout="constrained")
-    limits = _fft_limits(images)
-    for k, name in enumerate(names):
-        _show(axes[0, k], images[name], f"({chr(97 + k)}) {name}")
-        if k == 0:
-            _scale_bar(axes[0, k], images[name].shape, pixel_size_nm)
-        shown = _fft_panel(axes[1, k], images[name], pixel_size_nm, label=k == 0, limits=limits)
-    _fft_colour_bar(fig, shown, axes[1, :])
-    fig.suptitle(f"Test FOV {fov}, frame 0 (top) and its power spectrum (bottom, one colour scale)", fontsize=10)
+    """Image grid (rapid, DCFI, slow, DLF-DCFI, DLF-Slow, ...) each with its power spectrum below.
+
+    Double column (7 in), at most three images per row so that thin lines stay visible in print.
+    """
+    ncol = min(3, len(images))
+    blocks = -(-len(images) // ncol)
+    fig = plt.figure(figsize=(DOUBLE_COLUMN_IN, 2 * blocks * DOUBLE_COLUMN_IN / (ncol + 0.35) + 0.3),
+                     layout="constrained")
+    _image_spectrum_grid(fig, images, pixel_size_nm, ncol)
+    fig.suptitle(f"Test FOV {fov}, frame 0, each above its power spectrum (one colour scale)")
     return fig
 
 
+@publication_style
 def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str,
-         recommended: str | None = None) -> plt.Figure:
+         recommended: str | None = None, variants: list[str] | None = None) -> plt.Figure:
     """The paper's Fig. 3: PSNR per method, line profiles and FFT line profiles.
 
     (a) mean PSNR with sd for every method, coloured by family; (b) line profiles with dips
-    marked; (c) FFT line profiles. Sized for a double column (7 in wide, 8 pt text); (b) and (c)
-    share one legend below them.
+    marked, one above the other (each method offset) so that none hides another; (c) FFT line
+    profiles. Sized for a double column (7 in wide, 8 pt text); (b) and (c) share one legend
+    below them. ``recommended`` and ``variants`` set the bars' families (:func:`stemdlf.stats_figure.method_family`).
     """
     from .stats_figure import FAMILY_COLOURS, method_family
 
-    with plt.rc_context({"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
-                         "xtick.labelsize": 7, "ytick.labelsize": 7}):
-        fig = plt.figure(figsize=(7.0, 6.4), layout="constrained")
-        axes = fig.subplot_mosaic([["a", "a"], ["b", "c"]], height_ratios=[1.0, 1.15])
-        psnr = summary[summary["metric"] == "psnr"]
-        ax = axes["a"]
-        colours = [FAMILY_COLOURS[method_family(str(m), recommended)] for m in psnr["method"]]
-        ax.bar(range(len(psnr)), psnr["mean"], yerr=psnr["sd"].fillna(0), color=colours, capsize=2)
-        ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c, label=f) for f, c in FAMILY_COLOURS.items()
-                           if c in colours], loc="upper center", ncol=3, frameon=False)
-        ax.set_xticks(range(len(psnr)), psnr["method"].astype(str), rotation=45, ha="right")
-        low, high = max(0, psnr["mean"].min() - 3), float((psnr["mean"] + psnr["sd"].fillna(0)).max())
-        ax.set_ylim(low, high + 0.3 * (high - low))  # headroom: the legend sits above the tallest bar
-        ax.set_ylabel("PSNR vs slow scan (dB)")
-        ax.set_title("(a) PSNR, mean ± sd over test frames", loc="left")
-        slow = images["slow"]
-        row = profile_row(slow)
-        _mark_dips(axes["b"], dislocation_dips(slow[row]))
-        others = iter(f"C{k}" for k in (0, 1, 2, 4, 5, 6, 7, 8, 9))  # red (C3) is the slow scan's
-        scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
-        for name, image in images.items():
-            color = "C3" if name == "slow" else next(others)
-            axes["b"].plot(image[row], lw=1.1 if name == "slow" else 0.7, label=name, color=color)
-            freq, log_power = horizontal_spectrum(image)
-            axes["c"].plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=0.9, label=name, color=color)
-        axes["b"].set_title(f"(b) line profiles, {fov} row {row}", loc="left")
-        axes["b"].set_xlabel("column (px); light blue: dislocation dips")
-        axes["b"].set_ylabel("intensity (0..65535)")
-        axes["c"].set_title("(c) FFT line profiles (horizontal, Hann window)", loc="left")
-        axes["c"].set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "spatial frequency (cycles/px)")
-        axes["c"].set_ylabel("ln |F|²")
-        handles, labels = axes["c"].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 8), frameon=False)
+    fig = plt.figure(figsize=(DOUBLE_COLUMN_IN, 6.6), layout="constrained")
+    axes = fig.subplot_mosaic([["a", "a"], ["b", "c"]], height_ratios=[1.0, 1.3])
+    psnr = summary[summary["metric"] == "psnr"]
+    ax = axes["a"]
+    colours = [FAMILY_COLOURS[method_family(str(m), recommended, variants)] for m in psnr["method"]]
+    ax.bar(range(len(psnr)), psnr["mean"], yerr=psnr["sd"].fillna(0), color=colours, capsize=2)
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c, label=f) for f, c in FAMILY_COLOURS.items()
+                       if c in colours], loc="upper center", ncol=3, frameon=False)
+    ax.set_xticks(range(len(psnr)), psnr["method"].astype(str), rotation=45, ha="right")
+    high = float((psnr["mean"] + psnr["sd"].fillna(0)).max())
+    ax.set_ylim(0, 1.3 * high)  # bars from 0 dB (lengths honest); headroom: the legend sits above them
+    ax.set_ylabel("PSNR vs slow scan (dB)")
+    ax.set_title("(a) PSNR, mean ± sd over test frames", loc="left")
+    slow = images["slow"]
+    row = profile_row(slow)
+    _mark_dips(axes["b"], dislocation_dips(slow[row]))
+    others = iter(f"C{k}" for k in (0, 1, 2, 4, 5, 6, 7, 8, 9))  # red (C3) is the slow scan's
+    scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
+    step = float(np.subtract(*np.percentile(slow[row], [98, 2]))) / 1000 * 0.9
+    for k, (name, image) in enumerate(images.items()):
+        color = "C3" if name == "slow" else next(others)
+        offset = (len(images) - 1 - k) * step  # the first method on top
+        axes["b"].plot(image[row] / 1000 + offset, lw=0.7, label=name, color=color)
+        axes["b"].text(len(image[row]) + 2, offset + float(np.median(image[row])) / 1000, name, color=color,
+                       fontsize=6, va="center")
+        freq, log_power = horizontal_spectrum(image)
+        axes["c"].plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=0.9, label=name, color=color)
+    axes["b"].set_xlim(0, len(slow[row]) * 1.22)  # room for the names at the right
+    axes["b"].set_title(f"(b) line profiles, {fov} row {row}", loc="left")
+    axes["b"].set_xlabel("column (px); light blue: dislocation dips")
+    axes["b"].set_ylabel(f"intensity (10³ counts), each offset by {step:.0f}")
+    axes["c"].set_title("(c) FFT line profiles (horizontal, Hann window)", loc="left")
+    axes["c"].set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "spatial frequency (cycles/px)")
+    axes["c"].set_ylabel("ln |F|²")
+    handles, labels = axes["c"].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 8), frameon=False)
     return fig
 
 
+@publication_style
 def fig4(images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -> plt.Figure:
-    """Single-FOV variants (DLF-100 ... DLF-2500) and the slow scan, their spectra and FFT line profiles."""
-    names = list(images)
-    fig, axes = plt.subplots(2, len(names) + 1, figsize=(2.6 * (len(names) + 1), 5.4), squeeze=False,
-                             layout="constrained")
-    limits = _fft_limits(images)
-    for k, name in enumerate(names):
-        _show(axes[0, k], images[name], f"({chr(97 + k)}) {name}")
-        if k == 0:
-            _scale_bar(axes[0, k], images[name].shape, pixel_size_nm)
-        shown = _fft_panel(axes[1, k], images[name], pixel_size_nm, label=k == 0, limits=limits)
-    _fft_colour_bar(fig, shown, axes[1, :-1])
-    gs = axes[0, -1].get_gridspec()
-    for ax in axes[:, -1]:
-        ax.remove()
-    ax = fig.add_subplot(gs[:, -1])
+    """Single-FOV variants (DLF-100 ... DLF-2500) and the slow scan, their spectra and FFT line profiles.
+
+    Double column (7 in), three images per row; the FFT line profiles in the space after them.
+    """
+    ncol = min(3, len(images))
+    blocks = -(-len(images) // ncol) + (len(images) % ncol == 0)
+    fig = plt.figure(figsize=(DOUBLE_COLUMN_IN, 2 * blocks * DOUBLE_COLUMN_IN / (ncol + 0.35) + 0.3),
+                     layout="constrained")
+    _, ax = _image_spectrum_grid(fig, images, pixel_size_nm, ncol, extra_panel=True)
     scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
+    others = iter(f"C{k}" for k in (0, 1, 2, 4, 5, 6, 7, 8, 9))  # red (C3) is the slow scan's
     for name, image in images.items():
         freq, log_power = horizontal_spectrum(image)
-        ax.plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=1, label=name)
+        ax.plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=0.9, label=name,
+                color="C3" if name == "slow" else next(others))
     ax.set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "cycles/px")
     ax.set_ylabel("ln |F|²")
-    ax.set_title(f"({chr(97 + len(names))}) FFT line profiles", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.suptitle(f"Single-FOV training, tested on {fov}", fontsize=10)
+    ax.set_title(f"({chr(97 + len(images))}) FFT line profiles (horizontal)")
+    ax.legend(frameon=False)
+    fig.suptitle(f"Single-FOV training, tested on {fov}, frame 0")
     return fig
 
 
+@publication_style
 def fig5(slow_x: np.ndarray, rapid_x: np.ndarray, true_rapid_x: np.ndarray | None, label: str) -> plt.Figure:
-    """The distortion profile (paper Fig. 5d): rapid column minus slow column along the scan line."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    """The distortion profile (paper Fig. 5d): rapid column minus slow column along the scan line.
+
+    Single column (3.5 in).
+    """
+    fig, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN, 2.5), layout="constrained")
     ax.plot(slow_x, rapid_x - slow_x, label=f"estimated ({label})")
     if true_rapid_x is not None:
         ax.plot(slow_x, true_rapid_x - slow_x, "k--", lw=1, label="true (simulator)")
     ax.set_xlabel("slow-scan column (px)")
-    ax.set_ylabel("rapid column - slow column (px)")
+    ax.set_ylabel("rapid - slow column (px)")
     ax.set_title("Scan distortion profile")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend(frameon=False)
     return fig
 
 
@@ -280,6 +357,7 @@ def detail_region(reference: np.ndarray, size: int = 64) -> tuple[int, int]:
     return int(r), int(c)
 
 
+@publication_style
 def crops(images: dict[str, np.ndarray], reference: str, pixel_size_nm: float | None, fov: str,
           size: int = 64) -> plt.Figure:
     """The same small region of every method's frame (and the truth), on one intensity scale.
@@ -295,16 +373,15 @@ def crops(images: dict[str, np.ndarray], reference: str, pixel_size_nm: float | 
     names = list(images)
     ncol = min(5, len(names))
     nrow = -(-len(names) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(1.45 * ncol, 1.75 * nrow + 0.2), squeeze=False)
+    width = DOUBLE_COLUMN_IN if ncol > 2 else SINGLE_COLUMN_IN
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width, (width / ncol + 0.25) * nrow + 0.2), squeeze=False,
+                             layout="constrained")
     for k, ax in enumerate(axes.ravel()):
         if k >= len(names):
             ax.axis("off")
             continue
         _show(ax, images[names[k]][region], f"({chr(97 + k)}) {names[k]}", vmin=vmin, vmax=vmax)
-        ax.title.set_fontsize(7)
         if k == 0:
             _scale_bar(ax, (size, size), pixel_size_nm)
-    fig.suptitle(f"Test FOV {fov}, frame 0: rows {r}-{r + size}, columns {c}-{c + size} of the corrected grid",
-                 fontsize=7)
-    fig.tight_layout()
+    fig.suptitle(f"Test FOV {fov}, frame 0: rows {r}-{r + size}, columns {c}-{c + size} of the corrected grid")
     return fig

@@ -12,7 +12,8 @@ from typing import Any
 from .errors import ConfigError
 from .unet import UNetSettings
 
-__all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets",
+__all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets", "REFERENCE_METHODS",
+           "check_variant_names", "care_variant", "CARE_BUDGET_KEYS", "care_settings", "figures", "figure_panels",
            "frames_mb", "image_mb", "stacks_mb", "training_mb", "care_mb"]
 
 
@@ -115,6 +116,103 @@ def used_datasets(config: dict[str, Any], variants: list[str]) -> list[str]:
 # TensorFlow loaded) plus the arrays the job holds at once.
 
 #: The Python process with numpy, scipy, scikit-image and stemdlf loaded (MB).
+#: Methods the evaluation computes itself (the recorded images) or trains (CARE): no variant may take these names.
+REFERENCE_METHODS = ("rapid", "DCFI", "slow", "CARE")
+
+
+def check_variant_names(variants: list[str]) -> None:
+    """Refuse variant names that the evaluation uses for its reference methods and baselines.
+
+    Raises
+    ------
+    ConfigError
+        If a variant is called ``rapid``, ``DCFI``, ``slow``, ``CARE`` or a classical baseline's name.
+    """
+    from .baselines import BASELINES
+
+    clash = sorted(set(variants) & {*REFERENCE_METHODS, *BASELINES})
+    if clash:
+        raise ConfigError(f"variant names {clash} are reserved for the evaluation's reference methods")
+
+
+def care_variant(config: dict[str, Any], variants: list[str]) -> str:
+    """The variant whose training pairs and budget CARE gets (``evaluate.care.like``), checked.
+
+    Raises
+    ------
+    ConfigError
+        If it is not a variant of this run, or trains on uncorrected frames (CARE is
+        evaluated in slow-scan geometry).
+    """
+    from .config import variant_settings
+
+    like = config["evaluate"]["care"]["like"]
+    if like not in variants:
+        raise ConfigError(f"evaluate.care.like is {like!r}, which is not a variant; variants: {', '.join(variants)}")
+    if not variant_settings(config, like)["corrected"]:
+        raise ConfigError(f"evaluate.care.like is {like!r}, which trains on uncorrected frames; CARE is "
+                          "evaluated in slow-scan geometry, so name a variant with corrected: true")
+    return like
+
+
+#: What CARE takes of its variant's training settings: the budget, not the model or learning rate.
+CARE_BUDGET_KEYS = ("patch_size", "batch_size", "epochs", "steps_per_epoch", "validation_patches", "seed")
+
+
+def care_settings(like: str, params: dict[str, Any], budget: str) -> dict[str, Any]:
+    """CARE's training settings: its variant's pairs and budget, nothing of its model.
+
+    So changing DLF-Slow's lr or U-Net does not retrain CARE.
+
+    Parameters
+    ----------
+    like : str
+        The variant (:func:`care_variant`).
+    params : dict
+        That variant's training params (``fovs``, ``frames``, ``target``,
+        ``validation_fraction``, ``training``).
+    budget : str
+        ``evaluate.care.budget``: ``seconds`` (the variant's measured training time) or ``steps``.
+    """
+    return {"variant": like, **{k: params[k] for k in ("fovs", "frames", "target", "validation_fraction")},
+            "training": {k: params["training"][k] for k in CARE_BUDGET_KEYS}, "budget": budget}
+
+
+def figures(single_fov: list[str]) -> list[str]:
+    """The figures of a run: the paper's Figs. 1-5 (Fig. 4 only with single-FOV variants), crops, stats."""
+    return ["fig1", "fig2", "fig3"] + (["fig4"] if single_fov else []) + ["fig5", "crops", "stats"]
+
+
+def figure_panels(fig: str, methods: list[str], roles: dict[str, str], single_fov: list[str]) -> list[str]:
+    """What a figure shows: the methods of its images, in panel order.
+
+    Parameters
+    ----------
+    fig : str
+        A name of :func:`figures`.
+    methods : list of str
+        The evaluated methods of the run (a panel whose method the run lacks is left out).
+    roles : dict
+        ``evaluate.roles``: the variants that are the paper's DLF-Slow (``paper``) and DLF-DCFI
+        (``paper_dcfi``), and the ``recommended`` filter.
+    single_fov : list of str
+        The single-FOV variants by number of frames (Fig. 4).
+    """
+    def present(names):
+        return [n for n in names if n in methods]
+
+    paper, paper_dcfi, recommended = roles["paper"], roles["paper_dcfi"], roles["recommended"]
+    panels = {"fig1": present(["rapid", "DCFI", "BM3D"]),
+              "fig2": present(["rapid", "DCFI"]) + ["slow"] + present([paper_dcfi, paper, recommended]),
+              "fig3": present(["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]) + ["slow"],
+              "fig4": list(single_fov) + ["slow"],
+              "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended]) + ["slow"],
+              "fig5": [], "stats": []}
+    if fig not in panels:
+        raise ValueError(f"unknown figure {fig!r}; figures: {', '.join(panels)}")
+    return panels[fig]
+
+
 BASE_MB = 500
 #: The same with TensorFlow and Keras loaded (MB).
 FRAMEWORK_MB = 2000

@@ -394,32 +394,16 @@ def training_targets():
 
 
 # --- evaluation ---------------------------------------------------------------------
-from stemdlf.baselines import BASELINES as KNOWN_BASELINES
-
 BASELINES = list(config["evaluate"]["baselines"])
 # Baselines tuned per FOV by rule baseline_fov; CARE is trained (rules train_care, denoise_care).
 TUNED_BASELINES = [b for b in BASELINES if b != "CARE"]
 METHODS = ["rapid", "DCFI"] + VARIANTS + BASELINES
-_clash = set(VARIANTS) & {"rapid", "DCFI", "slow", "CARE", *KNOWN_BASELINES}
-if _clash:
-    raise ValueError(
-        f"variant names {sorted(_clash)} are reserved for the evaluation's reference methods"
-    )
+plan.check_variant_names(VARIANTS)
 
 
 def care_variant():
-    """The variant whose training pairs and budget CARE gets (evaluate.care.like)."""
-    like = config["evaluate"]["care"]["like"]
-    if like not in VARIANTS:
-        raise ValueError(
-            f"evaluate.care.like is {like!r}, which is not a variant; variants: {', '.join(VARIANTS)}"
-        )
-    if not variant(like)["corrected"]:
-        raise ValueError(
-            f"evaluate.care.like is {like!r}, which trains on uncorrected frames; CARE is "
-            "evaluated in slow-scan geometry, so name a variant with corrected: true"
-        )
-    return like
+    """The variant whose training pairs and budget CARE gets (stemdlf.plan.care_variant)."""
+    return plan.care_variant(config, VARIANTS)
 
 
 if "CARE" in BASELINES:
@@ -436,23 +420,12 @@ def care_inputs(wildcards):
 
 
 def care_params(wildcards):
-    """What CARE takes from its variant: the pairs and the budget (not the model or learning rate),
-    so that changing DLF-Slow's lr or U-Net does not retrain CARE."""
-    v = variant_training_params(care_variant())
-    budget = [
-        "patch_size",
-        "batch_size",
-        "epochs",
-        "steps_per_epoch",
-        "validation_patches",
-        "seed",
-    ]
-    return {
-        "variant": care_variant(),
-        **{k: v[k] for k in ["fovs", "frames", "target", "validation_fraction"]},
-        "training": {k: v["training"][k] for k in budget},
-        "budget": config["evaluate"]["care"]["budget"],
-    }
+    """What CARE takes from its variant (stemdlf.plan.care_settings)."""
+    return plan.care_settings(
+        care_variant(),
+        variant_training_params(care_variant()),
+        config["evaluate"]["care"]["budget"],
+    )
 
 
 def care_mb():
@@ -527,28 +500,10 @@ def role(name):
 
 
 def figure_labels(wildcards):
-    """What a figure shows: the methods of its images, in panel order."""
-    present = lambda names: [n for n in names if n in METHODS]
-    paper, paper_dcfi, recommended = (
-        role("paper"),
-        role("paper_dcfi"),
-        role("recommended"),
+    """What a figure shows: the methods of its images, in panel order (stemdlf.plan.figure_panels)."""
+    return plan.figure_panels(
+        wildcards.fig, METHODS, config["evaluate"]["roles"], single_fov_variants()
     )
-    return {
-        "fig1": present(["rapid", "DCFI", "BM3D"]),
-        "fig2": present(["rapid", "DCFI"])
-        + ["slow"]
-        + present([paper_dcfi, paper, recommended]),
-        "fig3": present(
-            ["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]
-        )
-        + ["slow"],
-        "fig4": single_fov_variants() + ["slow"],
-        "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended])
-        + ["slow"],
-        "fig5": [],
-        "stats": [],
-    }[wildcards.fig]
 
 
 def figure_inputs(wildcards):
@@ -593,12 +548,8 @@ def care_models():
 
 
 def figures():
-    """The figures of this run (Fig. 4 needs single-FOV variants)."""
-    return (
-        ["fig1", "fig2", "fig3"]
-        + (["fig4"] if single_fov_variants() else [])
-        + ["fig5", "crops", "stats"]
-    )
+    """The figures of this run (stemdlf.plan.figures)."""
+    return plan.figures(single_fov_variants())
 
 
 def evaluation_targets():
@@ -611,7 +562,19 @@ def evaluation_targets():
         + expand("results/figures/{fig}.png", fig=figures())
         + (["results/tables/ablation.md"] if ABLATION else [])
         + expand("results/models/{variant}/model.metrics.json", variant=VARIANTS)
+        + expand("results/models/{model}/learning_curve.png", model=care_models())
     )
+
+
+def learning_curve_inputs(wildcards):
+    """A variant's history.csv and training.json; CARE's history is in its training.json."""
+    training = f"results/models/{wildcards.variant}/training.json"
+    if wildcards.variant == "CARE":
+        return {"training": training}
+    return {
+        "history": f"results/models/{wildcards.variant}/history.csv",
+        "training": training,
+    }
 
 
 def all_targets():

@@ -1,5 +1,6 @@
 # Evaluation: baselines, metrics of every method on the test FOVs, tables, the paper's
 # figures and claims (paper Results).
+import re
 
 
 wildcard_constraints:
@@ -227,6 +228,7 @@ rule model_metrics:
 rule ablation:
     input:
         summary="results/tables/summary.csv",
+        metrics="results/tables/metrics.csv",
         training=expand(
             "results/models/{variant}/training.json",
             variant=[row["variant"] for row in ABLATION],
@@ -238,13 +240,21 @@ rule ablation:
             category="Tables",
         ),
         markdown="results/tables/ablation.md",
+        png=report(
+            "results/figures/ablation.png",
+            caption="../report/ablation_figure.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/ablation.pdf",
     log:
         "logs/ablation.log",
     conda:
-        "../../envs/data.yaml"
+        "../../envs/analysis.yaml"
     params:
         code=code("ablation.py"),
         rows=ABLATION,
+        recommended=role("recommended"),
+        variants=VARIANTS,
     script:
         "../scripts/ablation.py"
 
@@ -268,5 +278,6 @@ rule figure:
         fov=SPLIT["test"][0],
         labels=figure_labels,
         recommended=role("recommended"),
+        variants=VARIANTS,
     script:
         "../scripts/figure.py"

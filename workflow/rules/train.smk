@@ -37,7 +37,7 @@ rule train_variant:
 
 rule learning_curve:
     input:
-        "results/models/{variant}/history.csv",
+        unpack(learning_curve_inputs),
     output:
         png=report(
             "results/models/{variant}/learning_curve.png",
@@ -48,6 +48,8 @@ rule learning_curve:
         pdf="results/models/{variant}/learning_curve.pdf",
     log:
         "logs/train/{variant}_learning_curve.log",
+    wildcard_constraints:
+        variant="|".join(re.escape(v) for v in VARIANTS + care_models()),
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -1,4 +1,4 @@
-"""The ablation table from this run's summary and training times (rule ablation)."""
+"""The ablation table and figure from this run's summary, per-frame metrics and training times (rule ablation)."""
 import json
 
 import pandas as pd
@@ -6,7 +6,9 @@ import pandas as pd
 from stemdlf.ablation import ablation_markdown, ablation_table
 from stemdlf.atomic import atomic_path
 from stemdlf.evaluate import write_table
+from stemdlf.figures import save_figure
 from stemdlf.logs import log_to
+from stemdlf.stats_figure import ablation_figure
 
 with log_to(snakemake.log[0]):
     rows = snakemake.params.rows
@@ -18,3 +20,6 @@ with log_to(snakemake.log[0]):
     write_table(table, snakemake.output.csv)
     with atomic_path(snakemake.output.markdown) as tmp:
         tmp.write_text(ablation_markdown(table))
+    fig = ablation_figure(pd.read_csv(snakemake.input.metrics), rows, snakemake.params.recommended,
+                          snakemake.params.variants)
+    save_figure(fig, snakemake.output.png, snakemake.output.pdf)

@@ -27,11 +27,12 @@ with log_to(snakemake.log[0]):
         view = json.loads(open(snakemake.input.view).read())
         images["slow"] = first_frame(snakemake.input.slow)
         fig = paper_figures.fig1(first_frame(snakemake.input.dcfi_raw), first_frame(snakemake.input.slow_raw),
-                                 view["row_offset"], view["slow_roi"], images, fov)
+                                 view["row_offset"], view["slow_roi"], images, fov, pixel_size_nm=px)
     elif fig_id == "fig2":
         fig = paper_figures.fig2(images, fov, px)
     elif fig_id == "fig3":
-        fig = paper_figures.fig3(pd.read_csv(snakemake.input.summary), images, px, fov, snakemake.params.recommended)
+        fig = paper_figures.fig3(pd.read_csv(snakemake.input.summary), images, px, fov, snakemake.params.recommended,
+                                 snakemake.params.variants)
     elif fig_id == "fig4":
         fig = paper_figures.fig4(images, px, fov)
     elif fig_id == "stats":
@@ -39,7 +40,8 @@ with log_to(snakemake.log[0]):
 
         metrics = pd.read_csv(snakemake.input.metrics)
         # the methods in the tables' order (not a param: a reordered config must not redraw figures)
-        fig = stats_figure(metrics, list(dict.fromkeys(metrics["method"].astype(str))), snakemake.params.recommended)
+        fig = stats_figure(metrics, list(dict.fromkeys(metrics["method"].astype(str))), snakemake.params.recommended,
+                           snakemake.params.variants)
     elif fig_id == "crops":
         reference = "slow"
         if "truth" in snakemake.input.keys():
