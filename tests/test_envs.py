@@ -1,4 +1,4 @@
-"""Dependencies: pyproject.toml's ranges, constraints.txt's exact versions (the lock), and envs/*.yaml
+"""Dependencies: pyproject.toml's ranges, constraints.txt's exact versions (the lock), and workflow/envs/*.yaml
 (for `snakemake --sdm conda`) with the lock's versions; every rule's conda environment has what its
 script imports (conda itself cannot be installed here, so this is a consistency check, not a conda
 run)."""
@@ -85,7 +85,7 @@ def test_the_readme_and_ci_install_with_the_lock():
 def test_conda_envs_match_the_lock():
     expected = project_pins()
     assert expected, "the lock pins nothing pyproject.toml names"
-    envs = sorted((REPO / "envs").glob("*.yaml"))
+    envs = sorted((REPO / "workflow/envs").glob("*.yaml"))
     assert len(envs) >= 3
     covered = set()
     for env in envs:

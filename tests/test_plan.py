@@ -77,3 +77,20 @@ def test_figure_panels_follow_the_roles_and_leave_out_what_the_run_lacks():
     assert "fig4" in figures(["DLF-100"])
     with pytest.raises(ValueError, match="unknown figure 'fig9'"):
         figure_panels("fig9", methods, roles, [])
+
+
+def test_config_checks_against_the_data_name_the_key_and_the_remedy():
+    from stemdlf.plan import check_fov_count, check_reference, check_variant_frames
+
+    check_fov_count("multi", 21, 20)
+    with pytest.raises(ConfigError, match=r"datasets.multi.simulate.n_fovs is 3 but the split needs 20 FOVs"):
+        check_fov_count("multi", 3, 20)
+    check_reference("auto", ["fov000"])
+    check_reference("global", ["fov000"])
+    check_reference("fov000", ["fov000"])
+    with pytest.raises(ConfigError, match=r"distortion.reference 'fov9' is not a FOV .*fov000, fov001"):
+        check_reference("fov9", ["fov000", "fov001"])
+    check_variant_frames("DLF-100", None, "single", 50)
+    check_variant_frames("DLF-100", 50, "single", 50)
+    with pytest.raises(ConfigError, match=r"variants.DLF-100.frames is 100 but datasets.single has 50 .*run_variants"):
+        check_variant_frames("DLF-100", 100, "single", 50)

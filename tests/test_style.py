@@ -13,7 +13,7 @@ def test_ruff_finds_nothing():
 
 
 def test_snakefmt_finds_nothing_to_change():
-    files = ["Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow/rules").glob("*.smk"))]
+    files = ["workflow/Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow/rules").glob("*.smk"))]
     run = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], cwd=REPO, capture_output=True,
                          text=True)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]  # snakefmt is in the test extra

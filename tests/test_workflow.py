@@ -28,7 +28,8 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     # every FOV of both datasets registered to its own slow scan, in one job
     assert jobs["register_fovs"] == 1
     # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500, DLF-5F: one training and one denoising each
-    assert jobs["train_variant"] == 8 and jobs["denoise_variant"] == 8 and jobs["learning_curve"] == 8
+    # a learning curve for each, and one for CARE
+    assert jobs["train_variant"] == 8 and jobs["denoise_variant"] == 8 and jobs["learning_curve"] == 9
     # evaluation: 5 tuned baselines x 2 test FOVs; CARE trained once and applied once;
     # rapid, DCFI, 8 variants, 6 baselines and the slow scan vs truth
     assert jobs["baseline_fov"] == 10 and jobs["train_care"] == jobs["denoise_care"] == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ["Snakefile", "config", "workflow", "profiles", "envs"]
+WORKFLOW_FILES = ["config", "workflow", "profiles"]
 
 
 def copy_workflow(dest: Path) -> Path:

@@ -1,5 +1,8 @@
 """The workflow's plan: checks of a config against its data, run once when the workflow starts.
 
+Also what the plan decides from the config alone: the figures and their panels, what CARE takes
+of its variant, and the memory each job asks for.
+
 The Snakemake rules ask these functions (``workflow/rules/common.smk``); they are plain functions
 of the config and the data's size, tested without Snakemake. Nothing here runs inside a job, so
 it may use any part of the library.
@@ -13,7 +16,8 @@ from .errors import ConfigError
 from .unet import UNetSettings
 
 __all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets", "REFERENCE_METHODS",
-           "check_variant_names", "care_variant", "CARE_BUDGET_KEYS", "care_settings", "figures", "figure_panels",
+           "check_variant_names", "check_fov_count", "check_reference", "check_variant_frames", "care_variant",
+           "CARE_BUDGET_KEYS", "care_settings", "figures", "figure_panels",
            "frames_mb", "image_mb", "stacks_mb", "training_mb", "care_mb"]
 
 
@@ -133,6 +137,45 @@ def check_variant_names(variants: list[str]) -> None:
     clash = sorted(set(variants) & {*REFERENCE_METHODS, *BASELINES})
     if clash:
         raise ConfigError(f"variant names {clash} are reserved for the evaluation's reference methods")
+
+
+def check_fov_count(dataset: str, n_fovs: int, needed: int) -> None:
+    """Refuse a simulated dataset with fewer FOVs than the split needs.
+
+    Raises
+    ------
+    ConfigError
+        If ``n_fovs < needed`` (``split.n_train + split.n_test``).
+    """
+    if n_fovs < needed:
+        raise ConfigError(f"datasets.{dataset}.simulate.n_fovs is {n_fovs} but the split needs {needed} FOVs "
+                          "(split.n_train + split.n_test)")
+
+
+def check_reference(reference: str, fov_ids: list[str]) -> None:
+    """Refuse a ``distortion.reference`` that is neither ``auto``, ``global`` nor a FOV of the dataset.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first FOVs the dataset has.
+    """
+    if reference not in ("auto", "global") and reference not in fov_ids:
+        raise ConfigError(f"distortion.reference '{reference}' is not a FOV of the multi dataset "
+                          f"(FOVs: {', '.join(fov_ids[:10])}...); use a FOV id, auto or global")
+
+
+def check_variant_frames(name: str, frames: int | None, dataset: str, available: int) -> None:
+    """Refuse a variant that asks for more rapid frames per FOV than its dataset has.
+
+    Raises
+    ------
+    ConfigError
+        If ``frames`` (None: all) exceeds ``available``.
+    """
+    if frames is not None and frames > available:
+        raise ConfigError(f"variants.{name}.frames is {frames} but datasets.{dataset} has {available} rapid frames "
+                          "per FOV; lower the variant's frames, or leave it out with run_variants: [...]")
 
 
 def care_variant(config: dict[str, Any], variants: list[str]) -> str:

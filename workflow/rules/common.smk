@@ -10,6 +10,7 @@ from stemdlf.config import (
 )
 from stemdlf.ablation import check_ablation
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
+from stemdlf.distortion.estimate import METHODS as DISTORTION_METHODS
 from stemdlf import plan
 from stemdlf.plan import check_training_fits, run_variants, used_datasets
 from stemdlf.provenance import code_fingerprint
@@ -49,7 +50,7 @@ def code(script):
     """Fingerprint of the library code a rule's script runs (stemdlf.provenance): a rule's params
     carry it, so editing a library module reruns the jobs that import it, and only those.
     """
-    return code_fingerprint(Path(workflow.basedir) / "workflow" / "scripts" / script)
+    return code_fingerprint(Path(workflow.basedir) / "scripts" / script)
 
 
 def is_synthetic(dataset):
@@ -89,11 +90,7 @@ def fov_ids(dataset):
     if not is_synthetic(dataset):
         return dataset_info(dataset).fov_ids
     n = config["datasets"][dataset]["simulate"]["n_fovs"]
-    if n < min_fovs(dataset):
-        raise ValueError(
-            f"datasets.{dataset}.simulate.n_fovs is {n} but the split needs "
-            f"{min_fovs(dataset)} FOVs (split.n_train + split.n_test)"
-        )
+    plan.check_fov_count(dataset, n, min_fovs(dataset))
     return synthetic_fov_ids(n)
 
 
@@ -171,20 +168,14 @@ else:
         config["split"]["seed"],
     )
 ESTIMATOR_SCOPES = ["reference", "global"]
-ESTIMATOR_METHODS = ["published", "paper", "dp"]  # stemdlf.distortion.METHODS
+ESTIMATOR_METHODS = list(DISTORTION_METHODS)
 
 
 def fixed_reference():
     """The configured reference FOV id, or None for auto/global."""
     ref = config["distortion"]["reference"]
-    if ref in ("auto", "global"):
-        return None
-    if ref not in fov_ids("multi"):
-        raise ValueError(
-            f"distortion.reference '{ref}' is not a FOV of the multi dataset "
-            f"(FOVs: {', '.join(fov_ids('multi')[:10])}...); use a FOV id, auto or global"
-        )
-    return ref
+    plan.check_reference(ref, fov_ids("multi"))
+    return None if ref in ("auto", "global") else ref
 
 
 def selected_estimator():
@@ -316,12 +307,9 @@ def image_shape(dataset):
 
 for _name in VARIANTS:
     _v = variant(_name)
-    if _v["frames"] is not None and _v["frames"] > frames_per_fov(_v["dataset"]):
-        raise ValueError(
-            f"variants.{_name}.frames is {_v['frames']} but datasets.{_v['dataset']} has "
-            f"{frames_per_fov(_v['dataset'])} rapid frames per FOV; lower the variant's frames, "
-            f"or leave it out with run_variants: [...]"
-        )
+    plan.check_variant_frames(
+        _name, _v["frames"], _v["dataset"], frames_per_fov(_v["dataset"])
+    )
     check_training_fits(_name, _v["training"], image_shape(_v["dataset"]))
 
 

@@ -14,7 +14,7 @@ rule split:
     log:
         "logs/split.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     params:
         code=code("write_split.py"),
         split=canonical(SPLIT),
@@ -31,7 +31,7 @@ rule choose_reference:
     log:
         "logs/distortion/choose_reference.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     params:
         code=code("choose_reference.py"),
         fovs=SPLIT["train"],
@@ -54,7 +54,7 @@ rule estimate_distortion:
     benchmark:
         "benchmarks/distortion/estimate_{estimator}.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         # band-passed and resampled images, and the W x W similarity and DP matrices (dp)
@@ -87,7 +87,7 @@ rule register_fovs:
     benchmark:
         "benchmarks/distortion/register_fovs.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     resources:
         mem_mb=lambda wc: image_mb("multi", copies=20),
     params:
@@ -119,7 +119,7 @@ rule compare_distortion:
     log:
         "logs/distortion/compare.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     params:
         code=code("compare_distortion.py"),
         estimators=estimators(),
@@ -146,7 +146,7 @@ rule distortion_figure:
     log:
         "logs/distortion/figure.log",
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     params:
         code=code("distortion_figure.py"),
         fovs=SPLIT["train"],
@@ -173,7 +173,7 @@ rule correct_fov:
     benchmark:
         "benchmarks/correct/{dataset}/{fov}.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=3),

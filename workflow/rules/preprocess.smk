@@ -11,7 +11,7 @@ rule validate_dataset:
     log:
         "logs/validate/{dataset}.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     params:
         code=code("validate_dataset.py"),
         path=lambda wc: dataset_dir(wc.dataset),
@@ -34,7 +34,7 @@ rule normalise_fov:
     benchmark:
         "benchmarks/normalise/{dataset}/{fov}.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=2),
@@ -60,7 +60,7 @@ rule dcfi_fov:
     benchmark:
         "benchmarks/dcfi/{dataset}/{fov}.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=4),

@@ -17,7 +17,7 @@ rule simulate_fov:
     benchmark:
         "benchmarks/simulate/{dataset}/{fov}.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb(wc.dataset, copies=8),
@@ -37,7 +37,7 @@ rule simulate_meta:
     log:
         "logs/simulate/{dataset}/dataset.log",
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     params:
         code=code("simulate_meta.py"),
         simulator=simulator_dict(config),

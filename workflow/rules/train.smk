@@ -19,7 +19,7 @@ rule train_variant:
     benchmark:
         "benchmarks/train/{variant}.tsv"
     conda:
-        "../../envs/training.yaml"
+        "../envs/training.yaml"
     # One thread: the default U-Net gains little from a second one, so on a small machine two
     # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
     threads: 1
@@ -51,7 +51,7 @@ rule learning_curve:
     wildcard_constraints:
         variant="|".join(re.escape(v) for v in VARIANTS + care_models()),
     conda:
-        "../../envs/analysis.yaml"
+        "../envs/analysis.yaml"
     params:
         code=code("learning_curve.py"),
     script:
@@ -68,7 +68,7 @@ rule denoise_variant:
     benchmark:
         "benchmarks/denoise/{variant}.tsv"
     conda:
-        "../../envs/training.yaml"
+        "../envs/training.yaml"
     # One thread: the default U-Net gains little from a second one, so on a small machine two
     # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
     threads: 1
