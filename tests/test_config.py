@@ -95,6 +95,8 @@ def test_every_key_is_documented_in_config_readme():
         for key, sub in node.get("properties", {}).items():
             keys.add(key)
             walk(sub)
+        if isinstance(node.get("additionalProperties"), dict):  # e.g. variants: name -> variant
+            walk(node["additionalProperties"])
 
     walk(schema)
     missing = sorted(k for k in keys if f"`{k}`" not in readme and f".{k}`" not in readme)

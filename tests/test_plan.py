@@ -94,3 +94,25 @@ def test_config_checks_against_the_data_name_the_key_and_the_remedy():
     check_variant_frames("DLF-100", 50, "single", 50)
     with pytest.raises(ConfigError, match=r"variants.DLF-100.frames is 100 but datasets.single has 50 .*run_variants"):
         check_variant_frames("DLF-100", 100, "single", 50)
+
+
+def test_fine_tuned_variants_start_from_a_trained_variant_of_the_same_model():
+    from stemdlf.plan import check_init_from
+
+    model = {"depth": 2, "base_filters": 8}
+    config = {"training": {"model": model}, "variants": {
+        "DLF-Slow": {"dataset": "multi"}, "DLF-100-FT": {"dataset": "single", "init_from": "DLF-Slow"},
+        "DLF-5F": {"dataset": "multi", "model": {"depth": 2, "base_filters": 8, "input_frames": 5}}}}
+    assert check_init_from(config, ["DLF-Slow", "DLF-100-FT", "DLF-5F"]) == {"DLF-100-FT": "DLF-Slow"}
+    with pytest.raises(ConfigError, match="init_from is 'DLF-Slow', which this run does not train"):
+        check_init_from(config, ["DLF-100-FT"])
+    config["variants"]["DLF-100-FT"]["init_from"] = "DLF-5F"
+    with pytest.raises(ConfigError, match="whose model settings differ"):
+        check_init_from(config, ["DLF-Slow", "DLF-100-FT", "DLF-5F"])
+    config["variants"]["DLF-100-FT"]["init_from"] = "DLF-100-FT"
+    with pytest.raises(ConfigError, match="cannot start from itself"):
+        check_init_from(config, ["DLF-100-FT"])
+    config["variants"]["DLF-100-FT"]["init_from"] = "DLF-Slow"
+    config["variants"]["DLF-Slow"]["init_from"] = "DLF-100-FT"
+    with pytest.raises(ConfigError, match="comes back to"):
+        check_init_from(config, ["DLF-Slow", "DLF-100-FT"])

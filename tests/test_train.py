@@ -90,3 +90,28 @@ def test_settings_are_checked():
         settings(patch_size=30)
     assert settings().fingerprint() != settings(lr=1e-4).fingerprint()
     assert TrainingSettings.from_dict(settings().to_dict()) == settings()
+
+
+def test_fine_tuning_starts_from_the_given_filter_and_guards_its_checkpoint(tmp_path, pairs):
+    import keras
+
+    from stemdlf.errors import DataError
+    from stemdlf.train import start_from
+    from stemdlf.unet import build_unet
+
+    run(tmp_path / "base", pairs, settings(epochs=2))
+    base = tmp_path / "base/model.keras"
+    fresh = build_unet(settings().model)
+    start_from(fresh, base)
+    trained = keras.models.load_model(base, compile=False)
+    for a, b in zip(fresh.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(DataError, match="model.keras: cannot fine-tune from this filter"):
+        start_from(build_unet(UNetSettings(depth=2, base_filters=16)), base)
+    # one epoch of fine-tuning starts where the base ended: its first loss is far below a fresh start's
+    tuned = run(tmp_path / "tuned", pairs, settings(epochs=1, lr=1e-4), initial_weights=base)
+    scratch = run(tmp_path / "scratch", pairs, settings(epochs=1, lr=1e-4))
+    assert tuned["best_val_loss"] < 0.5 * scratch["best_val_loss"]
+    # a checkpoint left by a run from other weights is not resumed
+    run(tmp_path / "guard", pairs, settings(epochs=2), stop_after_epoch=1)
+    assert run(tmp_path / "guard", pairs, settings(epochs=2), initial_weights=base)["resumed_from_epoch"] == 0

@@ -128,7 +128,7 @@ def simulator_dict(config: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Keys of a variant that say what it trains on; the rest are :class:`~stemdlf.train.TrainingSettings`.
-VARIANT_DATA_KEYS = ("dataset", "target", "frames", "corrected", "validation_fraction")
+VARIANT_DATA_KEYS = ("dataset", "target", "frames", "corrected", "validation_fraction", "init_from")
 
 
 def variant_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -138,7 +138,8 @@ def variant_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
     -------
     dict
         ``dataset``, ``target``, ``frames`` (int or None for all), ``corrected``,
-        ``validation_fraction`` and ``training`` (a :class:`~stemdlf.train.TrainingSettings` dict).
+        ``validation_fraction``, ``init_from`` (only when set) and ``training`` (a
+        :class:`~stemdlf.train.TrainingSettings` dict).
 
     Raises
     ------
@@ -153,5 +154,7 @@ def variant_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
     data["frames"] = None if data["frames"] in (None, "all") else int(data["frames"])
     data["corrected"] = True if data["corrected"] is None else bool(data["corrected"])
     data["validation_fraction"] = 0.2 if data["validation_fraction"] is None else data["validation_fraction"]
+    if data["init_from"] is None:  # absent unless set: a variant trained from scratch keeps its params
+        del data["init_from"]
     data["training"] = merged
     return data

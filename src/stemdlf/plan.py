@@ -16,7 +16,8 @@ from .errors import ConfigError
 from .unet import UNetSettings
 
 __all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets", "REFERENCE_METHODS",
-           "check_variant_names", "check_fov_count", "check_reference", "check_variant_frames", "care_variant",
+           "check_variant_names", "check_fov_count", "check_reference", "check_variant_frames", "check_init_from",
+           "care_variant",
            "CARE_BUDGET_KEYS", "care_settings", "figures", "figure_panels",
            "frames_mb", "image_mb", "stacks_mb", "training_mb", "care_mb"]
 
@@ -176,6 +177,49 @@ def check_variant_frames(name: str, frames: int | None, dataset: str, available:
     if frames is not None and frames > available:
         raise ConfigError(f"variants.{name}.frames is {frames} but datasets.{dataset} has {available} rapid frames "
                           "per FOV; lower the variant's frames, or leave it out with run_variants: [...]")
+
+
+def check_init_from(config: dict[str, Any], variants: list[str]) -> dict[str, str]:
+    """The fine-tuned variants of a run and the variant each starts from, checked.
+
+    Returns
+    -------
+    dict
+        Variant -> the variant whose trained weights it starts from (``init_from``).
+
+    Raises
+    ------
+    ConfigError
+        If ``init_from`` names a variant this run does not train, the variant itself or a
+        chain that comes back to it, or a variant of other model settings (the weights
+        would not fit).
+    """
+    from .config import variant_settings
+
+    starts = {}
+    for name in variants:
+        source = variant_settings(config, name).get("init_from")
+        if source is None:
+            continue
+        if source not in variants:
+            raise ConfigError(f"variants.{name}.init_from is {source!r}, which this run does not train "
+                              f"(variants: {', '.join(variants)})")
+        if variant_settings(config, source)["training"].get("model") != variant_settings(config, name)["training"].get(
+                "model"):
+            raise ConfigError(f"variants.{name}.init_from is {source!r}, whose model settings differ: "
+                              "fine-tuning needs the same U-Net")
+        starts[name] = source
+    for name in starts:
+        seen, current = {name}, starts[name]
+        while current in starts:
+            if current in seen:
+                raise ConfigError(f"variants.{name}.init_from comes back to {current!r}: a variant cannot start "
+                                  "from itself")
+            seen.add(current)
+            current = starts[current]
+        if current == name:
+            raise ConfigError(f"variants.{name}.init_from is {name!r}: a variant cannot start from itself")
+    return starts
 
 
 def care_variant(config: dict[str, Any], variants: list[str]) -> str:

@@ -27,13 +27,14 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
+from .errors import DataError
 from .normalise import INPUT_SCALINGS
 from .patches import AUGMENTATIONS, TrainingPair, sample_patches
 from .settings import SchemaChecked
 from .unet import UNetSettings, build_unet
 
-__all__ = ["TrainingSettings", "train_model", "HISTORY_COLUMNS", "LOSSES", "LR_SCHEDULES", "model_card_path",
-           "write_model_card", "add_to_model_card"]
+__all__ = ["TrainingSettings", "train_model", "start_from", "HISTORY_COLUMNS", "LOSSES", "LR_SCHEDULES",
+           "model_card_path", "write_model_card", "add_to_model_card"]
 
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_psnr_db", "seconds"]
 #: Identifies a model card (the JSON written beside every trained filter).
@@ -213,6 +214,27 @@ def _resume(checkpoint_dir: Path, fingerprint: str):
     return model, state["epoch"], rows, state["best_val_loss"]
 
 
+def start_from(model, path: str | Path) -> None:
+    """Set a freshly built U-Net's weights to those of a trained filter of the same architecture.
+
+    Raises
+    ------
+    DataError
+        If the trained filter's layers or weight shapes differ (another depth, width, kernel,
+        number of input frames or batch norm setting), naming the file.
+    """
+    import keras
+
+    source = keras.models.load_model(path, safe_mode=True, compile=False)
+    weights = source.get_weights()
+    shapes = [w.shape for w in weights]
+    expected = [tuple(w.shape) for w in model.get_weights()]
+    if shapes != expected:
+        raise DataError(path, f"cannot fine-tune from this filter: its weights ({len(shapes)} arrays) do not fit "
+                              f"the variant's U-Net ({len(expected)} arrays); give both the same model settings")
+    model.set_weights(weights)
+
+
 def train_model(
     train_pairs: list[TrainingPair],
     val_pairs: list[TrainingPair],
@@ -222,6 +244,7 @@ def train_model(
     checkpoint_dir: str | Path,
     log: Callable[[str], None] = print,
     stop_after_epoch: int | None = None,
+    initial_weights: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train (or resume training) one U-Net and write the final model and history.
 
@@ -241,6 +264,10 @@ def train_model(
         Receives one line per epoch.
     stop_after_epoch : int, optional
         Return after committing this epoch without finishing (used to test resuming).
+    initial_weights : str or Path, optional
+        A trained ``.keras`` filter of the same architecture whose weights training starts
+        from (fine-tuning, e.g. a single-FOV variant from the multi-FOV filter) instead of
+        random ones; its content is part of the checkpoint's fingerprint.
 
     Returns
     -------
@@ -251,6 +278,9 @@ def train_model(
 
     model_path, history_path, checkpoint_dir = Path(model_path), Path(history_path), Path(checkpoint_dir)
     fingerprint = settings.fingerprint()
+    if initial_weights is not None:
+        digest = hashlib.sha256(Path(initial_weights).read_bytes()).hexdigest()
+        fingerprint = hashlib.sha256(f"{fingerprint}:{digest}".encode()).hexdigest()[:16]
     val_x, val_y = sample_patches(val_pairs, settings.validation_patches, settings.patch_size,
                                   np.random.default_rng([settings.seed, 2**31]), "none", settings.model.input_frames,
                                   settings.model.causal)
@@ -259,6 +289,9 @@ def train_model(
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         keras.utils.set_random_seed(settings.seed)
         model = build_unet(settings.model)
+        if initial_weights is not None:
+            start_from(model, initial_weights)
+            log(f"starting from the weights of {initial_weights}")
         _compile(model, settings)
         start, rows, best = 0, [], float("inf")
     else:

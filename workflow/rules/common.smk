@@ -332,14 +332,20 @@ def training_inputs(wildcards):
     return variant_training_inputs(wildcards.variant)
 
 
+INIT_FROM = plan.check_init_from(config, VARIANTS)
+
+
 def variant_training_inputs(name):
     v, fovs = variant(name), variant_fovs(name)
-    return {
+    inputs = {
         "rapid": [rapid_file(v["dataset"], fov, v["corrected"]) for fov in fovs],
         "target": [
             target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs
         ],
     }
+    if name in INIT_FROM:  # fine-tuning: the weights it starts from
+        inputs["initial"] = f"results/models/{INIT_FROM[name]}/model.keras"
+    return inputs
 
 
 def training_params(wildcards):
@@ -471,8 +477,12 @@ def evaluated_methods():
 
 
 def single_fov_variants():
-    """Single-FOV variants, by increasing number of training frames (DLF-100 ... DLF-2500)."""
-    single = [v for v in VARIANTS if variant(v)["dataset"] == "single"]
+    """Single-FOV variants trained from scratch, by increasing number of training frames
+    (DLF-100 ... DLF-2500): Fig. 4 and the claim on frames (fine-tuned ones are compared in the tables).
+    """
+    single = [
+        v for v in VARIANTS if variant(v)["dataset"] == "single" and v not in INIT_FROM
+    ]
     return sorted(
         single, key=lambda v: variant(v)["frames"] or frames_per_fov("single")
     )

@@ -21,12 +21,14 @@ with log_to(snakemake.log[0]) as log:
                                 settings.input_scaling)
     log.info("variant %s: %d training / %d validation pairs, %s frames, target %s",
              snakemake.wildcards.variant, len(train), len(val), variant["frames"] or "all", variant["target"])
+    initial = snakemake.input.get("initial")  # fine-tuning (variants.<name>.init_from)
     summary = train_model(train, val, settings, snakemake.output.model, snakemake.output.history,
-                          snakemake.params.checkpoint, log=log.info)
+                          snakemake.params.checkpoint, log=log.info, initial_weights=initial)
     # the card says what the filter was trained on, so that stemdlf denoise can check new data against it
     add_to_model_card(snakemake.output.model, {
         "variant": snakemake.wildcards.variant, "dataset": variant["dataset"], "target": variant["target"],
         "frames": variant["frames"], "pixel_size_nm": pixel_size_nm(snakemake.input.rapid[0]),
+        "initialised_from": variant.get("init_from"),
         "geometry": ("slow-scan grid (distortion-corrected)" if variant["corrected"]
                      else "rapid-scan grid (uncorrected)"),
         "normalisation": {"method": "min-max of each stack (stemdlf denoise --normalise)",
