@@ -251,6 +251,8 @@ def test_every_paper_figure_is_one_or_two_columns_wide_with_print_sized_text():
     Fails on the previous figures (fig2 was 2.6 in per panel, 15.6 in wide; fig1 12 in; fig5 5.5 in).
     """
     from stemdlf import paper_figures
+    from stemdlf.figure_style import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN
+    from stemdlf.stats_figure import stats_figure
 
     images = _figure_images()
     slow = images["slow"]
@@ -261,14 +263,26 @@ def test_every_paper_figure_is_one_or_two_columns_wide_with_print_sized_text():
         "fig4": paper_figures.fig4(dict(list(images.items())[:5]), 2.0, "fov000"),
         "fig5": paper_figures.fig5(np.arange(64.0), np.arange(64.0) * 1.1, None, "dp global"),
         "crops": paper_figures.crops(images, "slow", 2.0, "fov000", size=32),
+        "stats": stats_figure(tidy([("f1", 0, m, k, 1.0) for m in ("rapid", "slow") for k in ("psnr", "ssim")]),
+                              ["rapid", "slow"]),
     }
     for name, fig in figures.items():
         width = fig.get_size_inches()[0]
-        assert width in (paper_figures.SINGLE_COLUMN_IN, paper_figures.DOUBLE_COLUMN_IN), (name, width)
+        assert width in (SINGLE_COLUMN_IN, DOUBLE_COLUMN_IN), (name, width)
         sizes = {t.get_fontsize() for t in _texts(fig)}
         assert sizes and min(sizes) >= 6 and max(sizes) <= 9, (name, sizes)
         paper_figures.plt.close(fig)
     assert paper_figures.fig5(np.arange(8.0), np.arange(8.0), None, "x").get_size_inches()[0] == 3.5
+
+
+def test_line_plots_keep_red_for_the_slow_scan_and_give_every_method_its_own_colour():
+    from stemdlf.figure_style import method_colours
+
+    names = ["rapid", "slow"] + [f"DLF-{k}" for k in range(12)]
+    colours = method_colours(names)
+    assert colours["slow"] == "C3" and list(colours) == names
+    assert "C3" not in [c for n, c in colours.items() if n != "slow"]
+    assert len(set(colours[n] for n in names[:10])) == 10  # distinct while the cycle lasts
 
 
 def test_fig2_wraps_at_three_images_per_row_so_each_stays_large_enough_to_read():

@@ -104,6 +104,9 @@ def test_fine_tuned_variants_start_from_a_trained_variant_of_the_same_model():
         "DLF-Slow": {"dataset": "multi"}, "DLF-100-FT": {"dataset": "single", "init_from": "DLF-Slow"},
         "DLF-5F": {"dataset": "multi", "model": {"depth": 2, "base_filters": 8, "input_frames": 5}}}}
     assert check_init_from(config, ["DLF-Slow", "DLF-100-FT", "DLF-5F"]) == {"DLF-100-FT": "DLF-Slow"}
+    config["variants"]["DLF-100-FT"]["model"] = {"depth": 2}  # the same U-Net, written differently
+    assert check_init_from(config, ["DLF-Slow", "DLF-100-FT"]) == {"DLF-100-FT": "DLF-Slow"}
+    del config["variants"]["DLF-100-FT"]["model"]
     with pytest.raises(ConfigError, match="init_from is 'DLF-Slow', which this run does not train"):
         check_init_from(config, ["DLF-100-FT"])
     config["variants"]["DLF-100-FT"]["init_from"] = "DLF-5F"
@@ -114,5 +117,5 @@ def test_fine_tuned_variants_start_from_a_trained_variant_of_the_same_model():
         check_init_from(config, ["DLF-100-FT"])
     config["variants"]["DLF-100-FT"]["init_from"] = "DLF-Slow"
     config["variants"]["DLF-Slow"]["init_from"] = "DLF-100-FT"
-    with pytest.raises(ConfigError, match="comes back to"):
+    with pytest.raises(ConfigError, match="leads back to 'DLF-Slow' \\(DLF-Slow -> DLF-100-FT -> DLF-Slow\\)"):
         check_init_from(config, ["DLF-Slow", "DLF-100-FT"])

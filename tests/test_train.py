@@ -108,6 +108,9 @@ def test_fine_tuning_starts_from_the_given_filter_and_guards_its_checkpoint(tmp_
         np.testing.assert_array_equal(a, b)
     with pytest.raises(DataError, match="model.keras: cannot fine-tune from this filter"):
         start_from(build_unet(UNetSettings(depth=2, base_filters=16)), base)
+    (tmp_path / "broken.keras").write_bytes(b"not a model")
+    with pytest.raises(DataError, match="broken.keras: cannot fine-tune from this file: not a trained filter"):
+        start_from(fresh, tmp_path / "broken.keras")
     # one epoch of fine-tuning starts where the base ended: its first loss is far below a fresh start's
     tuned = run(tmp_path / "tuned", pairs, settings(epochs=1, lr=1e-4), initial_weights=base)
     scratch = run(tmp_path / "scratch", pairs, settings(epochs=1, lr=1e-4))

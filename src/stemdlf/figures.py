@@ -10,8 +10,8 @@ import numpy as np
 
 from .atomic import atomic_path
 from .distortion import Distortion
+from .figure_style import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN, publication_style
 from .filters import bandpass
-from .paper_figures import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN, publication_style
 
 if TYPE_CHECKING:
     import pandas as pd

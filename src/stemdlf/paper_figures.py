@@ -7,40 +7,17 @@ the workflow writes them with :func:`stemdlf.figures.save_figure`. Images are on
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 from scipy import ndimage
 
+from .figure_style import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN, method_colours, publication_style
 from .filters import bandpass
 from .metrics import horizontal_spectrum
 
-__all__ = ["PUBLICATION_RC", "SINGLE_COLUMN_IN", "DOUBLE_COLUMN_IN", "publication_style", "profile_row",
-           "dislocation_dips", "detail_region", "fig1", "fig2", "fig3", "fig4", "fig5", "crops"]
-
-#: Widths of a journal's single and double column (inches): every figure is drawn at one of them.
-SINGLE_COLUMN_IN = 3.5
-DOUBLE_COLUMN_IN = 7.0
-
-#: Text sizes for print at those widths: 8 pt text, 7 pt ticks and legends.
-PUBLICATION_RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
-                  "xtick.labelsize": 7, "ytick.labelsize": 7, "figure.titlesize": 8, "figure.labelsize": 7}
-
-
-def publication_style(draw: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
-    """Draw a figure with :data:`PUBLICATION_RC` (a decorator for the figure functions)."""
-
-    @functools.wraps(draw)
-    def styled(*args, **kwargs) -> plt.Figure:
-        with plt.rc_context(PUBLICATION_RC):
-            return draw(*args, **kwargs)
-
-    return styled
-
+__all__ = ["profile_row", "dislocation_dips", "detail_region", "fig1", "fig2", "fig3", "fig4", "fig5", "crops"]
 
 def profile_row(slow: np.ndarray) -> int:
     """The row with the most dislocation contrast (band-passed variance): where line profiles are drawn."""
@@ -120,19 +97,22 @@ def _fft_colour_bar(fig, shown, axes) -> None:
     bar.ax.tick_params(labelsize=6)
 
 
-def _image_spectrum_grid(fig: plt.Figure, images: dict[str, np.ndarray], pixel_size_nm: float | None,
-                         ncol: int, extra_panel: bool = False):
-    """Each image above its power spectrum, ``ncol`` images per row, on one figure.
+def _image_spectrum_figure(images: dict[str, np.ndarray], pixel_size_nm: float | None, title: str,
+                           extra_panel: bool = False):
+    """Each image above its power spectrum, three images per row, 7 in wide (Figs. 2 and 4).
 
-    Returns the spectrum axes and, with ``extra_panel``, an axes in the space after the last
-    image (or a row of its own when the last row is full).
+    Three per row keep thin lines visible in print. Returns the figure and, with
+    ``extra_panel``, an axes in the space after the last image (or a row of its own when the
+    last row is full).
     """
     names = list(images)
+    ncol = min(3, len(names))
     blocks = -(-len(names) // ncol)
     free = blocks * ncol - len(names)
     own_row = extra_panel and free == 0
-    grid = fig.add_gridspec(2 * blocks + own_row, ncol,
-                            height_ratios=[1.0] * (2 * blocks) + ([1.1] if own_row else []))
+    height = (2 * blocks + own_row) * DOUBLE_COLUMN_IN / (ncol + 0.35) + 0.3
+    fig = plt.figure(figsize=(DOUBLE_COLUMN_IN, height), layout="constrained")
+    grid = fig.add_gridspec(2 * blocks + own_row, ncol)
     limits = _fft_limits(images)
     spectra = []
     for k, name in enumerate(names):
@@ -145,10 +125,11 @@ def _image_spectrum_grid(fig: plt.Figure, images: dict[str, np.ndarray], pixel_s
         shown = _fft_panel(ax, images[name], pixel_size_nm, label=k == 0, limits=limits)
         spectra.append(ax)
     _fft_colour_bar(fig, shown, spectra)
-    if not extra_panel:
-        return spectra, None
-    extra = fig.add_subplot(grid[-1, :] if own_row else grid[2 * blocks - 2:, ncol - free:])
-    return spectra, extra
+    fig.suptitle(title)
+    extra = None
+    if extra_panel:
+        extra = fig.add_subplot(grid[-1, :] if own_row else grid[2 * blocks - 2:, ncol - free:])
+    return fig, extra
 
 
 def _mark_dips(ax, dips, x0=0):
@@ -241,12 +222,8 @@ def fig2(images: dict[str, np.ndarray], fov: str, pixel_size_nm: float | None = 
 
     Double column (7 in), at most three images per row so that thin lines stay visible in print.
     """
-    ncol = min(3, len(images))
-    blocks = -(-len(images) // ncol)
-    fig = plt.figure(figsize=(DOUBLE_COLUMN_IN, 2 * blocks * DOUBLE_COLUMN_IN / (ncol + 0.35) + 0.3),
-                     layout="constrained")
-    _image_spectrum_grid(fig, images, pixel_size_nm, ncol)
-    fig.suptitle(f"Test FOV {fov}, frame 0, each above its power spectrum (one colour scale)")
+    fig, _ = _image_spectrum_figure(images, pixel_size_nm,
+                                    f"Test FOV {fov}, frame 0, each above its power spectrum (one colour scale)")
     return fig
 
 
@@ -278,11 +255,11 @@ def fig3(summary: pd.DataFrame, images: dict[str, np.ndarray], pixel_size_nm: fl
     slow = images["slow"]
     row = profile_row(slow)
     _mark_dips(axes["b"], dislocation_dips(slow[row]))
-    others = iter(f"C{k}" for k in (0, 1, 2, 4, 5, 6, 7, 8, 9))  # red (C3) is the slow scan's
+    colours = method_colours(list(images))
     scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
     step = float(np.subtract(*np.percentile(slow[row], [98, 2]))) / 1000 * 0.9
     for k, (name, image) in enumerate(images.items()):
-        color = "C3" if name == "slow" else next(others)
+        color = colours[name]
         offset = (len(images) - 1 - k) * step  # the first method on top
         axes["b"].plot(image[row] / 1000 + offset, lw=0.7, label=name, color=color)
         axes["b"].text(len(image[row]) + 2, offset + float(np.median(image[row])) / 1000, name, color=color,
@@ -307,22 +284,17 @@ def fig4(images: dict[str, np.ndarray], pixel_size_nm: float | None, fov: str) -
 
     Double column (7 in), three images per row; the FFT line profiles in the space after them.
     """
-    ncol = min(3, len(images))
-    blocks = -(-len(images) // ncol) + (len(images) % ncol == 0)
-    fig = plt.figure(figsize=(DOUBLE_COLUMN_IN, 2 * blocks * DOUBLE_COLUMN_IN / (ncol + 0.35) + 0.3),
-                     layout="constrained")
-    _, ax = _image_spectrum_grid(fig, images, pixel_size_nm, ncol, extra_panel=True)
+    fig, ax = _image_spectrum_figure(images, pixel_size_nm, f"Single-FOV training, tested on {fov}, frame 0",
+                                     extra_panel=True)
     scale = 1000.0 / pixel_size_nm if pixel_size_nm else 1.0
-    others = iter(f"C{k}" for k in (0, 1, 2, 4, 5, 6, 7, 8, 9))  # red (C3) is the slow scan's
+    colours = method_colours(list(images))
     for name, image in images.items():
         freq, log_power = horizontal_spectrum(image)
-        ax.plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=0.9, label=name,
-                color="C3" if name == "slow" else next(others))
+        ax.plot(freq * scale, ndimage.uniform_filter1d(log_power, 3), lw=0.9, label=name, color=colours[name])
     ax.set_xlabel("spatial frequency (µm⁻¹)" if pixel_size_nm else "cycles/px")
     ax.set_ylabel("ln |F|²")
     ax.set_title(f"({chr(97 + len(images))}) FFT line profiles (horizontal)")
     ax.legend(frameon=False)
-    fig.suptitle(f"Single-FOV training, tested on {fov}, frame 0")
     return fig
 
 

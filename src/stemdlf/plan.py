@@ -196,6 +196,9 @@ def check_init_from(config: dict[str, Any], variants: list[str]) -> dict[str, st
     """
     from .config import variant_settings
 
+    def model(name: str) -> UNetSettings:  # defaults filled in, so equal settings compare equal
+        return UNetSettings.from_dict(variant_settings(config, name)["training"].get("model") or {})
+
     starts = {}
     for name in variants:
         source = variant_settings(config, name).get("init_from")
@@ -204,21 +207,17 @@ def check_init_from(config: dict[str, Any], variants: list[str]) -> dict[str, st
         if source not in variants:
             raise ConfigError(f"variants.{name}.init_from is {source!r}, which this run does not train "
                               f"(variants: {', '.join(variants)})")
-        if variant_settings(config, source)["training"].get("model") != variant_settings(config, name)["training"].get(
-                "model"):
+        if model(source) != model(name):
             raise ConfigError(f"variants.{name}.init_from is {source!r}, whose model settings differ: "
                               "fine-tuning needs the same U-Net")
         starts[name] = source
     for name in starts:
-        seen, current = {name}, starts[name]
-        while current in starts:
-            if current in seen:
-                raise ConfigError(f"variants.{name}.init_from comes back to {current!r}: a variant cannot start "
-                                  "from itself")
-            seen.add(current)
-            current = starts[current]
-        if current == name:
-            raise ConfigError(f"variants.{name}.init_from is {name!r}: a variant cannot start from itself")
+        chain = [name]
+        while chain[-1] in starts:
+            chain.append(starts[chain[-1]])
+            if chain[-1] in chain[:-1]:
+                raise ConfigError(f"variants.{name}.init_from leads back to {chain[-1]!r} ({' -> '.join(chain)}): "
+                                  "a variant cannot start from itself")
     return starts
 
 

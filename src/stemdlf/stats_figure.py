@@ -12,6 +12,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .figure_style import DOUBLE_COLUMN_IN, publication_style
+
 __all__ = ["method_family", "FAMILY_COLOURS", "stats_figure", "ablation_figure"]
 
 #: One colour per family of methods, the same in every figure that uses it.
@@ -57,7 +59,7 @@ def _per_frame_panels(metrics: pd.DataFrame, shown: list[str], labels: dict[str,
     """Two panels (PSNR, SSIM) of box + strip plots, one row per method of ``shown``."""
     import seaborn as sns
 
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, height), sharey=True, constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN_IN, height), sharey=True, constrained_layout=True)
     for ax, (metric, label), letter in zip(axes, _panels(metrics), "ab"):
         data = metrics[(metrics["metric"] == metric) & metrics["method"].astype(str).isin(shown)].copy()
         data["method"] = data["method"].astype(str).map(labels)
@@ -78,6 +80,7 @@ def _per_frame_panels(metrics: pd.DataFrame, shown: list[str], labels: dict[str,
     return fig
 
 
+@publication_style
 def stats_figure(metrics: pd.DataFrame, methods: list[str], recommended: str | None = None,
                  variants: list[str] | None = None) -> plt.Figure:
     """PSNR and SSIM of every evaluated test frame, per method, as box and strip plots.
@@ -110,6 +113,7 @@ def stats_figure(metrics: pd.DataFrame, methods: list[str], recommended: str | N
     return fig
 
 
+@publication_style
 def ablation_figure(metrics: pd.DataFrame, rows: list[dict[str, str]], recommended: str | None = None,
                     variants: list[str] | None = None) -> plt.Figure:
     """The ablation as a figure: every test frame's PSNR and SSIM, one row per change, in the rows' order.

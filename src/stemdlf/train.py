@@ -220,12 +220,16 @@ def start_from(model, path: str | Path) -> None:
     Raises
     ------
     DataError
-        If the trained filter's layers or weight shapes differ (another depth, width, kernel,
-        number of input frames or batch norm setting), naming the file.
+        If the file is not a Keras model, or the trained filter's layers or weight shapes
+        differ (another depth, width, kernel, number of input frames or batch norm setting),
+        naming the file.
     """
     import keras
 
-    source = keras.models.load_model(path, safe_mode=True, compile=False)
+    try:
+        source = keras.models.load_model(path, safe_mode=True, compile=False)
+    except (OSError, ValueError) as error:
+        raise DataError(path, f"cannot fine-tune from this file: not a trained filter ({error})") from None
     weights = source.get_weights()
     shapes = [w.shape for w in weights]
     expected = [tuple(w.shape) for w in model.get_weights()]
