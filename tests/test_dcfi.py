@@ -64,3 +64,36 @@ def test_recovered_drift_matches_simulated_truth(tmp_path):
 def test_bad_reference_frame():
     with pytest.raises(ValueError, match="reference_frame"):
         estimate_drift(np.zeros((3, 16, 16)) + textured((16, 16)), DriftOptions(reference_frame=5))
+
+
+def test_correlation_shift_is_skimages_phase_correlation():
+    # the same computation as skimage's (without its error estimate): equal shifts, integer and
+    # sub-pixel, on pairs of noisy frames and on odd-sized frames
+    from scipy import fft
+    from skimage.registration import phase_cross_correlation
+
+    from stemdlf.dcfi import correlation_shift
+
+    rng = np.random.default_rng(3)
+    for shape, shift in [((128, 128), (0.4, -0.7)), ((96, 130), (-5.3, 12.85)), ((127, 64), (2.0, 0.0))]:
+        base = textured(shape, seed=4)
+        moved = ndimage.shift(base, shift, order=3, mode="nearest") + rng.normal(0, 300, shape)
+        a, b = fft.fft2(base - base.mean()), fft.fft2(moved - moved.mean())
+        for upsample in (1, 20):
+            expected, _, _ = phase_cross_correlation(a, b, upsample_factor=upsample, normalization=None,
+                                                     space="fourier")
+            np.testing.assert_array_equal(correlation_shift(a, b, upsample), expected)
+        np.testing.assert_allclose(correlation_shift(a, b, 20), -np.array(shift), atol=0.5)  # no window here
+
+
+def test_registration_in_threads_gives_the_same_shifts():
+    from stemdlf.dcfi import register_to_template
+
+    base = textured((96, 96))
+    rng = np.random.default_rng(5)
+    frames = np.stack([ndimage.shift(base, (0.2 * k, -0.35 * k), order=3, mode="nearest") for k in range(7)])
+    frames += rng.normal(0, 100, frames.shape)
+    one = register_to_template(base, frames)
+    np.testing.assert_array_equal(register_to_template(base, frames, workers=3), one)
+    np.testing.assert_allclose(one, [(-0.2 * k, 0.35 * k) for k in range(7)], atol=0.1)
+    assert register_to_template(base, frames[:0], workers=2).shape == (0, 2)

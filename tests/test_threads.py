@@ -36,3 +36,21 @@ def test_bm3d_on_one_thread_filters_like_on_every_core():
 
     z = np.random.default_rng(0).random((48, 48))
     np.testing.assert_allclose(make_filter("BM3D", threads=1)(z, 0.1), make_filter("BM3D")(z, 0.1), atol=1e-5)
+
+
+def test_single_threaded_blas_sets_one_thread_before_numpy_and_keeps_the_users_choice():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os; from stemdlf.threads import single_threaded_blas as s; ok = s(); "
+            "print(ok, os.environ['OPENBLAS_NUM_THREADS'], os.environ['MKL_NUM_THREADS'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["True", "1", "1"]
+    run = subprocess.run([sys.executable, "-c", code], env={**env, "OPENBLAS_NUM_THREADS": "3"},
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["True", "3", "1"]
+    late = subprocess.run([sys.executable, "-c", "import numpy; " + code], env=env, capture_output=True,
+                          text=True, check=True)
+    assert late.stdout.split()[0] == "False"  # numpy's BLAS pool is sized already

@@ -245,6 +245,16 @@ def _denoise_follow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_frames(args: argparse.Namespace):
+    """The DCFI shifts of the input stack's frames (registered on every core, in threads)."""
+    from .dcfi import DriftOptions, dcfi_chunked
+    from .threads import available_cores
+    from .tiff import iter_frames
+
+    return dcfi_chunked(lambda: iter_frames(args.input, args.chunk), DriftOptions(), integrate=False,
+                        workers=available_cores())[1]
+
+
 def _load_denoiser(args: argparse.Namespace, batch_size: int):
     """The filter, before any work; a tile too small for its receptive field is a one-line error."""
     from .denoise import Denoiser
@@ -271,6 +281,9 @@ def _load_distortion(folder: str | Path, frame_shape: tuple[int, ...]):
 
 
 def _denoise(args: argparse.Namespace) -> int:
+    from .threads import single_threaded_blas
+
+    single_threaded_blas()  # the pipeline runs its own threads (registration, preparation, the model)
     if args.follow:
         return _denoise_follow(args)
     _refuse_overwriting([args.input, args.model], [args.output])
@@ -315,6 +328,8 @@ def _card_preparation(args: argparse.Namespace, given: str, card: dict, integer_
 
 
 def _denoise_file(args: argparse.Namespace, given: str) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from .denoise import denoise_stack, read_model_card
     from .inputs import check_stack, value_range
 
@@ -329,35 +344,37 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
         if low < -0.05 * 65535 or high > 1.05 * 65535:
             print(f"stemdlf: warning: {given}: values span {low:.4g}..{high:.4g}, outside the 0..65535 scale "
                   "filters are trained on; give --normalise for raw frames", file=sys.stderr)
-    steps = []
-    if args.normalise:
-        if dtype.kind != "u" or dtype.itemsize > 2:
-            raise DataError(args.input, f"--normalise expects raw uint8/uint16 frames, the dtype is {dtype}")
-        from .fov import stack_minmax
-        from .normalise import apply_minmax
+    if args.normalise and (dtype.kind != "u" or dtype.itemsize > 2):
+        raise DataError(args.input, f"--normalise expects raw uint8/uint16 frames, the dtype is {dtype}")
+    distortion = _load_distortion(args.distortion, shape) if args.distortion else None
+    # the backend starts and the model loads (seconds) in a thread, while the stack's min-max and
+    # its frames' registration are computed here
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(_load_denoiser, args, args.batch_size)
+        steps = []
+        if args.normalise:
+            from .fov import stack_minmax
+            from .normalise import apply_minmax
 
-        transform = stack_minmax(args.input, low_percentile=args.low_percentile,
-                                 high_percentile=args.high_percentile, chunk=args.chunk)
-        steps.append(lambda frames, start: apply_minmax(frames, transform))
-    metadata = {"model": Path(args.model).name}
-
-    denoiser = _load_denoiser(args, batch_size=args.batch_size)
+            transform = stack_minmax(args.input, low_percentile=args.low_percentile,
+                                     high_percentile=args.high_percentile, chunk=args.chunk)
+            steps.append(lambda frames, start: apply_minmax(frames, transform))
+        # a multi-frame filter needs aligned frames: register them first, as DCFI does
+        # (a filter without a card is asked once it has loaded)
+        shifts = _register_frames(args) if int(card.get("input_frames", 1)) > 1 and len(shape) == 3 else None
+        denoiser = loading.result()
+    if shifts is None and denoiser.input_frames > 1 and len(shape) == 3:
+        shifts = _register_frames(args)
     _warn_on_pixel_size(args, given, denoiser.card)
+    metadata = {"model": Path(args.model).name}
     if not args.normalise and dtype.kind in "ui" and "normalisation" in denoiser.card:
         low, high, _ = value_range(args.input)
         if high - low < 0.5 * 65535:  # a normalised stack spans 0..65535; raw detector counts seldom do
             print(f"stemdlf: warning: {given}: values span {low:.0f}..{high:.0f}, but {args.model} was trained on "
                   "frames min-max normalised to 0..65535; leave out --no-normalise for raw frames", file=sys.stderr)
-    shifts = None
-    if denoiser.input_frames > 1 and len(shape) == 3:
-        # a multi-frame filter needs aligned frames: register them first, as DCFI does
-        from .dcfi import DriftOptions, dcfi_chunked
-        from .tiff import iter_frames
-
-        _, shifts = dcfi_chunked(lambda: iter_frames(args.input, args.chunk), DriftOptions(), integrate=False)
+    if shifts is not None:
         metadata["aligned"] = "frames registered to frame 0 (DCFI shifts)"
-    if args.distortion:
-        distortion = _load_distortion(args.distortion, shape)
+    if distortion is not None:
         steps.append(lambda frames, start: distortion.apply(
             frames, None if shifts is None else shifts[start:start + len(frames)]))
         metadata.update(geometry="slow", slow_roi=",".join(map(str, distortion.slow_roi)))

@@ -1,7 +1,8 @@
 """Drift-corrected frame integration (DCFI).
 
 Each rapid-scan frame is registered to a template by cross-correlation with
-sub-pixel refinement (:func:`skimage.registration.phase_cross_correlation`),
+sub-pixel refinement (:func:`correlation_shift`, the computation of
+:func:`skimage.registration.phase_cross_correlation`),
 shifted onto it, and the shifted frames are averaged. This is what microscope
 software (Velox) produces as "DCFI": it removes the statistical noise of single
 frames but keeps the detector's scan-direction blur.
@@ -22,12 +23,13 @@ the shifts against the true drift 0.06-0.10 px, worst FOV 0.17 px.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 from scipy.signal import savgol_filter
 from skimage.filters import window
-from skimage.registration import phase_cross_correlation
 
 from .filters import bandpass
 from .resample import resample_separable
@@ -68,8 +70,48 @@ def _window(shape: tuple[int, int], options: DriftOptions) -> np.ndarray | float
     return window(("tukey", options.tukey_alpha), shape) if options.tukey_alpha > 0 else 1.0
 
 
+def correlation_shift(reference_freq: np.ndarray, moving_freq: np.ndarray, upsample_factor: int) -> np.ndarray:
+    """The shift that registers an image onto a reference, from their 2-D spectra.
+
+    The same computation as :func:`skimage.registration.phase_cross_correlation` (``space="fourier"``,
+    ``normalization=None``): the peak of the cross-correlation, refined to ``1 / upsample_factor``
+    px by a matrix-product DFT of the region around it (Guizar-Sicairos et al., 2008); without its
+    error and phase estimates, which registration does not use (a third of its time).
+
+    Parameters
+    ----------
+    reference_freq, moving_freq : numpy.ndarray
+        ``fft2`` of the reference and the moving image.
+    upsample_factor : int
+        Sub-pixel precision, ``1 / upsample_factor`` px.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(dy, dx)`` that moves the moving image onto the reference.
+    """
+    product = reference_freq * moving_freq.conj()
+    correlation = scipy.fft.ifft2(product)
+    shape = np.array(product.shape)
+    shift = np.array(np.unravel_index(np.argmax(np.abs(correlation)), correlation.shape), np.float64)
+    shift[shift > np.trunc(shape / 2)] -= shape[shift > np.trunc(shape / 2)]
+    if upsample_factor <= 1:
+        return shift
+    shift = np.round(shift * upsample_factor) / upsample_factor
+    region = np.ceil(upsample_factor * 1.5)
+    centre = np.trunc(region / 2.0)
+    offsets = centre - shift * upsample_factor
+    # the DFT of the conjugate product, upsampled around the peak, one axis at a time
+    data = product.conj()
+    for n, offset in zip(product.shape[::-1], offsets[::-1]):
+        kernel = np.exp(-2j * np.pi * (np.arange(region) - offset)[:, None] * scipy.fft.fftfreq(n, upsample_factor))
+        data = np.tensordot(kernel.astype(data.dtype, copy=False), data, axes=(1, -1))
+    peak = np.array(np.unravel_index(np.argmax(np.abs(data)), data.shape), np.float64)
+    return shift + (peak - centre) / upsample_factor
+
+
 def register_to_template(template: np.ndarray, frames: np.ndarray,
-                         options: DriftOptions = DriftOptions()) -> np.ndarray:
+                         options: DriftOptions = DriftOptions(), workers: int = 1) -> np.ndarray:
     """Shifts that register each frame onto a template.
 
     Parameters
@@ -79,6 +121,9 @@ def register_to_template(template: np.ndarray, frames: np.ndarray,
     frames : numpy.ndarray
         (frames, H, W) stack.
     options : DriftOptions
+    workers : int
+        Frames registered at once, in threads (the FFTs release the GIL); the shifts do not
+        depend on it.
 
     Returns
     -------
@@ -86,14 +131,15 @@ def register_to_template(template: np.ndarray, frames: np.ndarray,
         (frames, 2) (dy, dx) shifts that move each frame onto the template.
     """
     win = _window(template.shape, options)
-    ref = np.fft.fft2(_prepare(template, options, win))  # once, not once per frame
-    shifts = np.zeros((len(frames), 2))
-    for k, frame in enumerate(frames):
-        shifts[k], _, _ = phase_cross_correlation(
-            ref, np.fft.fft2(_prepare(frame, options, win)), upsample_factor=options.upsample_factor,
-            normalization=None, space="fourier",
-        )
-    return shifts
+    ref = scipy.fft.fft2(_prepare(template, options, win))  # once, not once per frame
+
+    def register(frame: np.ndarray) -> np.ndarray:
+        return correlation_shift(ref, scipy.fft.fft2(_prepare(frame, options, win)), options.upsample_factor)
+
+    if workers <= 1 or len(frames) < 2:
+        return np.array([register(frame) for frame in frames], np.float64).reshape(len(frames), 2)
+    with ThreadPoolExecutor(workers) as pool:
+        return np.array(list(pool.map(register, frames)), np.float64).reshape(len(frames), 2)
 
 
 def _smooth_track(shifts: np.ndarray, window_frames: int) -> np.ndarray:
@@ -109,6 +155,7 @@ def dcfi_chunked(
     chunks: Callable[[], Iterator[np.ndarray]],
     options: DriftOptions = DriftOptions(),
     integrate: bool = True,
+    workers: int = 1,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """DCFI of a stack read in chunks, in memory bounded by one chunk.
 
@@ -120,6 +167,8 @@ def dcfi_chunked(
     options : DriftOptions
     integrate : bool
         Whether to compute the integrated image (else only the shifts).
+    workers : int
+        Frames registered at once (threads, :func:`register_to_template`).
 
     Returns
     -------
@@ -144,7 +193,7 @@ def dcfi_chunked(
     shifts: np.ndarray | None = None
     for _ in range(max(1, options.iterations)):
         template = mean_of_shifted(shifts)
-        shifts = np.concatenate([register_to_template(template, chunk, options) for chunk in chunks()])
+        shifts = np.concatenate([register_to_template(template, chunk, options, workers) for chunk in chunks()])
         if options.temporal_window > 1:
             shifts = _smooth_track(shifts, options.temporal_window)
     if not 0 <= options.reference_frame < len(shifts):

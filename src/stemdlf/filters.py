@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+import scipy.fft
 
 __all__ = ["bandpass", "parabolic_offset"]
 
@@ -50,13 +53,20 @@ def bandpass(image: np.ndarray, smoothing_px: float = 1.0, highpass_px: float = 
     pad = max(int(4.0 * s + 0.5) for s in (smoothing_px, highpass_px) if s > 0)
     padded = np.pad(image, pad, mode="symmetric")  # ndimage's "reflect"
     h, w = padded.shape
+    out = scipy.fft.irfft2(scipy.fft.rfft2(padded) * _bandpass_transfer(smoothing_px, highpass_px, h, w), s=(h, w))
+    return out[pad:pad + image.shape[0], pad:pad + image.shape[1]]
+
+
+@lru_cache(maxsize=16)
+def _bandpass_transfer(smoothing_px: float, highpass_px: float, h: int, w: int) -> np.ndarray:
+    """The band-pass in Fourier space (``rfft2`` layout) of an ``(h, w)`` image; computed once per shape."""
     transfer = np.ones((h, w // 2 + 1)) if smoothing_px <= 0 else np.outer(
         _gaussian_transfer(smoothing_px, h), _gaussian_transfer(smoothing_px, w)[: w // 2 + 1])
     if highpass_px > 0:
         transfer = transfer - np.outer(_gaussian_transfer(highpass_px, h),
                                        _gaussian_transfer(highpass_px, w)[: w // 2 + 1])
-    out = np.fft.irfft2(np.fft.rfft2(padded) * transfer, s=(h, w))
-    return out[pad:pad + image.shape[0], pad:pad + image.shape[1]]
+    transfer.setflags(write=False)  # shared between calls
+    return transfer
 
 
 def parabolic_offset(left, centre, right):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["limit_cpu_threads"]
+__all__ = ["limit_cpu_threads", "available_cores", "single_threaded_blas"]
 
 
 def limit_cpu_threads(n: int) -> None:
@@ -45,3 +45,35 @@ def limit_cpu_threads(n: int) -> None:
         except RuntimeError as err:  # the runtime is running: its pools are sized already
             raise RuntimeError("limit_cpu_threads() must be called before TensorFlow runs its first operation"
                                ) from err
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, e.g. a SLURM job's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+#: Environment variables that size numpy's BLAS thread pool (OpenBLAS in numpy's wheels, MKL elsewhere).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def single_threaded_blas() -> bool:
+    """One BLAS thread for numpy's matrix products, where the caller runs its own threads.
+
+    ``stemdlf denoise`` registers frames in threads, prepares the next chunk in a thread and runs
+    the backend in its own pool; a BLAS pool of every core behind each of them oversubscribes the
+    cores (measured: 38 against 31 s for 200 frames through DLF-5F on 2 cores). Takes effect only
+    before numpy is imported, and leaves a variable the user set alone.
+
+    Returns
+    -------
+    bool
+        Whether it could take effect (numpy was not imported yet).
+    """
+    import sys
+
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+    return "numpy" not in sys.modules
