@@ -1,5 +1,7 @@
 """Each physical effect of the simulator is present, and of the size its knob says."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -300,3 +302,41 @@ def test_each_fov_slow_scan_sits_at_its_recorded_stage_offset(tmp_path):
     assert shift[1] == pytest.approx(-ox, abs=0.5)  # the detector lag adds a fraction of a pixel along x
     profile = pd.read_csv(tmp_path / "truth/fov000/distortion.csv")["rapid_x"].to_numpy()
     assert np.nanmedian(profile - np.arange(128)) == pytest.approx(ox, abs=0.05)
+
+
+def test_vary_physics_draws_each_fov_its_own_physics_within_the_ranges():
+    from stemdlf.simulate.params import vary_physics
+
+    ranges = {"detector.afterglow_time_constant_us": (1.0, 5.0), "beam.beam_current_pA": (6.0, 24.0),
+              "rapid.adc_offset": (2000.0, 10000.0)}
+    base = SimulatorParams()
+    draws = [vary_physics(base, ranges, np.random.default_rng(k)) for k in range(20)]
+    taus = [d.detector.afterglow_time_constant_us for d in draws]
+    assert all(1.0 <= t <= 5.0 for t in taus) and len(set(taus)) == 20
+    assert all(6.0 <= d.beam.beam_current_pA <= 24.0 and 2000 <= d.rapid.adc_offset <= 10000 for d in draws)
+    # the other physics is untouched, and the same stream draws the same physics
+    assert all(d.detector.afterglow_amplitude == base.detector.afterglow_amplitude for d in draws)
+    assert draws[3] == vary_physics(base, ranges, np.random.default_rng(3))
+    assert vary_physics(base, {}, np.random.default_rng(0)) == base
+    with pytest.raises(ConfigError, match="'specimen.line_contrast' names no number"):
+        vary_physics(base, {"specimen.line_contrast": (0.1, 0.2)}, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="'detector.gain' names no number"):
+        vary_physics(base, {"detector.gain": (1, 2)}, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="low 5 above high 1"):
+        vary_physics(base, {"beam.beam_current_pA": (5, 1)}, np.random.default_rng(0))
+
+
+def test_a_dataset_of_varied_physics_keeps_its_fovs_reproducible_and_the_rest_as_before(tmp_path):
+    plain = AcquisitionParams(n_fovs=2, n_frames=2, height=48, width=48, seed=4)
+    varied = dataclasses.replace(plain, vary_physics={"beam.beam_current_pA": (4.0, 30.0)})
+    for name, acq in (("a", plain), ("b", varied), ("c", varied)):
+        for k in range(2):
+            simulate_fov(tmp_path / name, k, SimulatorParams(), acq)
+    read = lambda name, fov: tifffile.imread(tmp_path / name / "fovs" / fov / "rapid.tif")  # noqa: E731
+    assert np.array_equal(read("b", "fov001"), read("c", "fov001"))  # reproducible
+    assert not np.array_equal(read("a", "fov001"), read("b", "fov001"))  # another dose
+    # the truth's geometry (specimen, drift, stage) is drawn from the same streams as without variation
+    clean = lambda name: tifffile.imread(tmp_path / name / "truth" / "fov000" / "slow_clean.tif")  # noqa: E731
+    assert np.corrcoef(clean("a").ravel(), clean("b").ravel())[0, 1] > 0.99
+    with pytest.raises(ConfigError, match="vary_physics"):
+        AcquisitionParams(vary_physics={"specimen.line_contrast": (0.1, 0.2)})

@@ -42,6 +42,18 @@ def _int_at_least(minimum: int):
     return parse
 
 
+def _model_path(text: str) -> str:
+    """A filter's file: as given, or the package's file for ``pretrained:<name>`` (stemdlf.pretrained)."""
+    from . import pretrained
+
+    if not pretrained.is_pretrained(text):
+        return text
+    try:
+        return str(pretrained.weights_path(text))
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _positive_float(text: str) -> float:
     """Argparse type: a finite number > 0."""
     try:
@@ -465,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "expects what it was trained on, as its card (model.json) says: min-max normalised frames "
                        "(applied to raw integer frames by default; --no-normalise to skip) in slow-scan geometry "
                        "(--distortion applies the workflow's profile).")
-    p.add_argument("model", help="trained filter, e.g. results/models/DLF-Slow/model.keras")
+    p.add_argument("model", type=_model_path,
+                   help="trained filter, e.g. results/models/DLF-5F/model.keras, or pretrained:DLF-5F (shipped, "
+                   "pretrained on the simulator)")
     p.add_argument("input", help="(frames, H, W) or (H, W) TIFF, or a microscope file (.emd, .dm3/.dm4, .ser)")
     p.add_argument("--detector", help="which detector's images, where a microscope file holds several (e.g. HAADF)")
     p.add_argument("-o", "--output", required=True, help="float32 TIFF to write (0..65535 scale)")
@@ -504,7 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
                        'Needs: pip install "stemdlf[export]".',
                        epilog="Examples: stemdlf export results/models/DLF-5F/model.keras -o DLF-5F.onnx; "
                        "stemdlf export results/models/DLF-5F/model.keras -o DLF-5F.zip")
-    p.add_argument("model", help="trained filter, e.g. results/models/DLF-5F/model.keras")
+    p.add_argument("model", type=_model_path,
+                   help="trained filter, e.g. results/models/DLF-5F/model.keras, or pretrained:DLF-5F")
     p.add_argument("-o", "--output", required=True, help="the .onnx file or the .zip package to write")
     p.add_argument("--format", choices=["onnx", "bioimageio"],
                    help="onnx or bioimageio (default: bioimageio for a .zip output, else onnx)")

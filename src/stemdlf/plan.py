@@ -180,20 +180,25 @@ def check_variant_frames(name: str, frames: int | None, dataset: str, available:
 
 
 def check_init_from(config: dict[str, Any], variants: list[str]) -> dict[str, str]:
-    """The fine-tuned variants of a run and the variant each starts from, checked.
+    """The fine-tuned variants of a run and what each starts from, checked.
+
+    ``init_from`` names another variant of the run, or a filter the package ships
+    (``pretrained:<name>``, :mod:`stemdlf.pretrained`).
 
     Returns
     -------
     dict
-        Variant -> the variant whose trained weights it starts from (``init_from``).
+        Variant -> the variant (or ``pretrained:<name>``) whose trained weights it starts from.
 
     Raises
     ------
     ConfigError
-        If ``init_from`` names a variant this run does not train, the variant itself or a
-        chain that comes back to it, or a variant of other model settings (the weights
-        would not fit).
+        If ``init_from`` names a variant this run does not train or a filter the package does
+        not ship, the variant itself or a chain that comes back to it, or a filter of other
+        model settings (the weights would not fit) or, for a shipped filter, of another input
+        scaling.
     """
+    from . import pretrained
     from .config import variant_settings
 
     def model(name: str) -> UNetSettings:  # defaults filled in, so equal settings compare equal
@@ -204,9 +209,21 @@ def check_init_from(config: dict[str, Any], variants: list[str]) -> dict[str, st
         source = variant_settings(config, name).get("init_from")
         if source is None:
             continue
+        if pretrained.is_pretrained(source):
+            shipped = pretrained.card(source)  # ConfigError for a name the package does not ship
+            scaling = variant_settings(config, name)["training"].get("input_scaling", "none")
+            if UNetSettings.from_dict(shipped["settings"]["model"]) != model(name):
+                raise ConfigError(f"variants.{name}.init_from is {source!r}, whose model settings differ "
+                                  f"({shipped['settings']['model']}): fine-tuning needs the same U-Net")
+            if shipped.get("input_scaling", "none") != scaling:
+                raise ConfigError(f"variants.{name}.init_from is {source!r}, trained with input_scaling "
+                                  f"{shipped.get('input_scaling')!r}; the variant has {scaling!r}")
+            starts[name] = source
+            continue
         if source not in variants:
             raise ConfigError(f"variants.{name}.init_from is {source!r}, which this run does not train "
-                              f"(variants: {', '.join(variants)})")
+                              f"(variants: {', '.join(variants)}; or a shipped filter: "
+                              f"{', '.join(pretrained.PREFIX + n for n in pretrained.available())})")
         if model(source) != model(name):
             raise ConfigError(f"variants.{name}.init_from is {source!r}, whose model settings differ: "
                               "fine-tuning needs the same U-Net")

@@ -1,4 +1,5 @@
 # Shared helpers: dataset locations, FOV discovery, input functions, resources.
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from stemdlf.config import (
 from stemdlf.ablation import check_ablation
 from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
 from stemdlf.distortion.estimate import METHODS as DISTORTION_METHODS
-from stemdlf import plan
+from stemdlf import plan, pretrained
 from stemdlf.plan import check_training_fits, run_variants, used_datasets
 from stemdlf.provenance import code_fingerprint
 from stemdlf.simulate import synthetic_fov_ids
@@ -343,8 +344,15 @@ def variant_training_inputs(name):
             target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs
         ],
     }
-    if name in INIT_FROM:  # fine-tuning: the weights it starts from
-        inputs["initial"] = f"results/models/{INIT_FROM[name]}/model.keras"
+    if (
+        name in INIT_FROM
+    ):  # fine-tuning: the weights it starts from (a variant's, or shipped ones)
+        source = INIT_FROM[name]
+        inputs["initial"] = (
+            str(pretrained.weights_path(source))
+            if pretrained.is_pretrained(source)
+            else f"results/models/{source}/model.keras"
+        )
     return inputs
 
 
@@ -582,3 +590,11 @@ def all_targets():
         + training_targets()
         + evaluation_targets()
     )
+
+
+def config_file_names(wildcards):
+    """The config files of this run in the order they apply: the Snakefile's default, then those
+    given with --configfile (paths relative to the working directory)."""
+    default = "config/config.yaml"
+    given = [os.path.relpath(f) for f in workflow.configfiles]
+    return [default] + [f for f in given if f != default]

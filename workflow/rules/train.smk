@@ -82,3 +82,25 @@ rule denoise_variant:
         chunk_frames=config["dcfi"]["chunk_frames"],
     script:
         "../scripts/denoise_variant.py"
+
+
+# The package's pretrained filter (stemdlf.pretrained): a variant trained with
+# config/pretrain.yaml, written with its card as src/stemdlf/pretrained/ ships it.
+rule pretrained:
+    input:
+        model="results/models/{variant}/model.keras",
+        card="results/models/{variant}/model.json",
+        summary="results/models/{variant}/training.json",
+    output:
+        model="results/pretrained/{variant}.keras",
+        card="results/pretrained/{variant}.json",
+    log:
+        "logs/pretrained/{variant}.log",
+    conda:
+        "../envs/training.yaml"
+    params:
+        code=code("pretrained.py"),
+        config=config,
+        config_files=config_file_names,
+    script:
+        "../scripts/pretrained.py"

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from ..atomic import atomic_path
 from ..tiff import write_tiff
 from .detector import adc_transfer, count_electrons, electrons_per_us, registration_delay_px, time_response
-from .params import AcquisitionParams, SimulatorParams, from_dict, to_dict
+from .params import AcquisitionParams, SimulatorParams, from_dict, to_dict, vary_physics
 from .scan import mean_rapid_pitch, rapid_columns, sample_drift, true_distortion_profile
 from .specimen import SpecimenGrid, render_specimen
 
@@ -123,9 +123,10 @@ def simulate_fov(
     fov = synthetic_fov_ids(fov_index + 1)[fov_index]
     h, w, n = acq.height, acq.width, acq.n_frames
     seeds = np.random.SeedSequence([acq.seed, fov_index])
-    # (spawn(5) yields the same first four streams as spawn(4): adding the stage stream kept
-    # every other draw of a FOV as it was)
-    spec_ss, geom_ss, slow_ss, frames_ss, stage_ss = seeds.spawn(5)
+    # (spawn(6) yields the same first five streams as spawn(5): adding the stage and the physics
+    # streams kept every other draw of a FOV as it was)
+    spec_ss, geom_ss, slow_ss, frames_ss, stage_ss, physics_ss = seeds.spawn(6)
+    params = vary_physics(params, acq.vary_physics, np.random.default_rng(physics_ss))
     frame_rngs = [np.random.default_rng(s) for s in frames_ss.spawn(n)]
     geom_rng = np.random.default_rng(geom_ss)
 

@@ -15,6 +15,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
+
 from ..errors import ConfigError
 from ..settings import SchemaChecked
 
@@ -28,7 +30,13 @@ __all__ = [
     "AcquisitionParams",
     "from_dict",
     "to_dict",
+    "vary_physics",
 ]
+
+#: Sections of :class:`SimulatorParams` whose numbers ``vary_physics`` may draw per FOV (the
+#: specimen draws its own ranges; the scan distortion is one profile per dataset, which its
+#: correction estimates once).
+VARIABLE_SECTIONS = ("beam", "detector", "rapid", "slow")
 
 Range = tuple[float, float]
 
@@ -215,6 +223,11 @@ class AcquisitionParams(SchemaChecked):
     from its rapid frames, differently for every FOV (0: the same geometry for every FOV)."""
     seed: int = 0
     """Seed of the dataset; each FOV draws from its own stream, so FOVs are reproducible alone."""
+    vary_physics: dict[str, Range] = field(default_factory=dict)
+    """Instrument physics drawn per FOV: ``"section.key": (low, high)`` of a number of the
+    ``simulator:`` section (``beam``, ``detector``, ``rapid``, ``slow``), drawn uniformly for each
+    FOV from its own stream (:func:`vary_physics`); a dataset of many physics, e.g. to pretrain
+    a filter on (``config/pretrain.yaml``). Empty: every FOV has the ``simulator:`` physics."""
 
 
 T = TypeVar("T")
@@ -267,3 +280,36 @@ def to_dict(params: Any) -> dict[str, Any]:
         return value
 
     return plain(dataclasses.asdict(params))
+
+
+def vary_physics(params: SimulatorParams, ranges: dict[str, Range], rng: np.random.Generator) -> SimulatorParams:
+    """``params`` with each ``"section.key"`` of ``ranges`` drawn uniformly from its ``(low, high)``.
+
+    Parameters
+    ----------
+    params : SimulatorParams
+    ranges : dict
+        ``{"detector.afterglow_time_constant_us": (1.5, 5.0), ...}``; keys in sorted order take
+        the draws, so a range added later leaves the earlier keys' draws as they were only if it
+        sorts after them.
+    rng : numpy.random.Generator
+
+    Raises
+    ------
+    ConfigError
+        For a key that names no number of the sections in :data:`VARIABLE_SECTIONS`, or a range
+        whose low end exceeds its high end.
+    """
+    for name in sorted(ranges):
+        low, high = (float(v) for v in ranges[name])
+        section, _, key = name.partition(".")
+        current = getattr(params, section, None) if section in VARIABLE_SECTIONS else None
+        value = getattr(current, key, None)
+        if current is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"vary_physics: {name!r} names no number of the simulator's "
+                              f"{'/'.join(VARIABLE_SECTIONS)} sections")
+        if low > high:
+            raise ConfigError(f"vary_physics: {name!r} has low {low:g} above high {high:g}")
+        drawn = dataclasses.replace(current, **{key: type(value)(rng.uniform(low, high))})
+        params = dataclasses.replace(params, **{section: drawn})
+    return params
