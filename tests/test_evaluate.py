@@ -329,3 +329,13 @@ def test_the_ablation_figure_keeps_the_rows_order_and_colours_the_recipes():
     assert colours == {FAMILY_COLOURS[f] for f in ("DLF (paper recipe)", "DLF (other recipe)", "DLF (recommended)")}
     assert method_family("ABL-steps", "DLF-5F", ["ABL-steps"]) == "DLF (other recipe)"
     assert method_family("ABL-steps") == "classical filter"  # without the variants, an unknown name is a filter
+
+
+def test_every_readme_section_the_tool_pastes_is_in_readme_once_and_filled():
+    from stemdlf.readme import SECTIONS
+
+    readme = (REPO / "README.md").read_text()
+    for name, (begin, end) in SECTIONS.items():
+        assert readme.count(begin) == 1 and readme.count(end) == 1, name
+        block = readme[readme.index(begin) + len(begin):readme.index(end)].strip()
+        assert block.count("\n| ") >= 2, f"README's {name} block is empty"

@@ -198,6 +198,27 @@ def test_a_user_chooses_what_runs_in_one_config_edit(tmp_path, edit, jobs):
     assert {k: plan.get(k) for k in jobs} == jobs
 
 
+def test_a_variant_fine_tuned_from_the_shipped_filter_takes_it_as_input(tmp_path):
+    from stemdlf import pretrained
+
+    workdir = copy_workflow(tmp_path)
+    five = "{depth: 2, base_filters: 8, batch_norm: false, input_frames: 5}"
+    (workdir / "mine.yaml").write_text(
+        "run_variants: [DLF-5F, FT]\nvariants:\n  FT: {dataset: multi, target: slow, frames: all, lr: 3.0e-4, "
+        f"epochs: 1, input_scaling: mean_frame, model: {five}, init_from: 'pretrained:DLF-5F'}}\n")
+    proc = snakemake(workdir, "-n", "results/models/FT/model.keras", "--configfile", "tiny.yaml", "mine.yaml")
+    assert planned(proc)["train_variant"] == 1
+    assert str(pretrained.weights_path("DLF-5F")) in proc.stdout  # the shipped weights are the job's input
+    # rule pretrained writes a variant as the package ships it
+    assert planned(snakemake(workdir, "-n", "results/pretrained/FT.keras", "--configfile", "tiny.yaml",
+                             "mine.yaml"))["pretrained"] == 1
+    # a shipped filter of another U-Net is refused before any job
+    (workdir / "mine.yaml").write_text((workdir / "mine.yaml").read_text().replace("batch_norm: false",
+                                                                                   "batch_norm: true"))
+    proc = snakemake(workdir, "-n", "--configfile", "tiny.yaml", "mine.yaml", check=False)
+    assert proc.returncode != 0 and "'pretrained:DLF-5F', whose model settings differ" in proc.stdout + proc.stderr
+
+
 def test_numbers_in_exponent_notation_are_numbers(tmp_path):
     """YAML 1.1 reads "lr: 1e-3" as a string; the workflow reads it as the number it is."""
     workdir = copy_workflow(tmp_path)

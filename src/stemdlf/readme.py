@@ -80,6 +80,8 @@ SECTIONS = {
     "stress": ("<!-- stress: results/readme_results.md of a run with config/stress.yaml -->", "<!-- end stress -->"),
     "ablation": ("<!-- ablation: results/tables/ablation.md of a run with config/ablation.yaml -->",
                  "<!-- end ablation -->"),
+    "stress-ablation": ("<!-- stress-ablation: results/tables/ablation.md of a run with config/stress.yaml "
+                        "config/ablation.yaml -->", "<!-- end stress-ablation -->"),
 }
 
 
