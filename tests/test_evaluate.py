@@ -331,6 +331,26 @@ def test_the_ablation_figure_keeps_the_rows_order_and_colours_the_recipes():
     assert method_family("ABL-steps") == "classical filter"  # without the variants, an unknown name is a filter
 
 
+def test_long_ablation_changes_wrap_and_leave_the_panels_half_the_figure():
+    from stemdlf.stats_figure import ablation_figure
+
+    long = "DLF-5F's recipe on DLF-100's pairs, from the shipped pretrained weights"
+    rows = [{"variant": "DLF-Slow", "change": "paper recipe"}, {"variant": "ABL-5F-100-pretrained", "change": long}]
+    records = [("f1", frame, m, metric, 20.0 + k + frame) for k, m in enumerate(["DLF-Slow", "ABL-5F-100-pretrained"])
+               for frame in range(3) for metric in ("psnr_truth", "ssim_truth")]
+    fig = ablation_figure(tidy(records), rows, None, ["DLF-Slow", "ABL-5F-100-pretrained"])
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == "paper recipe [DLF-Slow]" and labels[1].replace("\n", " ") == f"{long} [ABL-5F-100-pretrained]"
+    assert max(len(line) for label in labels for line in label.split("\n")) <= 44
+    panels = sum(ax.get_position().width for ax in fig.axes[:2])
+    assert panels > 0.5  # of the figure's width
+    # the two x-axis labels do not overlap
+    r = fig.canvas.get_renderer()
+    a, b = (ax.xaxis.label.get_window_extent(r) for ax in fig.axes[:2])
+    assert a.x1 < b.x0
+
+
 def test_every_readme_section_the_tool_pastes_is_in_readme_once_and_filled():
     from stemdlf.readme import SECTIONS
 

@@ -80,6 +80,10 @@ def _per_frame_panels(metrics: pd.DataFrame, shown: list[str], labels: dict[str,
     return fig
 
 
+#: Characters per line of an ablation row's label (longer changes wrap).
+ABLATION_LABEL_CHARS = 44
+
+
 @publication_style
 def stats_figure(metrics: pd.DataFrame, methods: list[str], recommended: str | None = None,
                  variants: list[str] | None = None) -> plt.Figure:
@@ -134,10 +138,16 @@ def ablation_figure(metrics: pd.DataFrame, rows: list[dict[str, str]], recommend
     matplotlib.figure.Figure
         The same panels as :func:`stats_figure`, each row labelled by its change and variant.
     """
+    import textwrap
+
     shown = [row["variant"] for row in rows if row["variant"] in set(metrics["method"].astype(str))]
-    labels = {row["variant"]: f"{row['change']} [{row['variant']}]" for row in rows}
+    # long changes wrap, so the labels leave the panels at least half the figure's width
+    labels = {row["variant"]: textwrap.fill(f"{row['change']} [{row['variant']}]", ABLATION_LABEL_CHARS,
+                                            break_on_hyphens=False, break_long_words=False)
+              for row in rows}
     palette = {m: FAMILY_COLOURS[method_family(m, recommended, variants)] for m in shown}
-    fig = _per_frame_panels(metrics, shown, labels, palette, 0.26 * len(shown) + 1.3)
+    lines = sum(labels[m].count("\n") + 1 for m in shown)
+    fig = _per_frame_panels(metrics, shown, labels, palette, 0.2 * len(shown) + 0.11 * lines + 1.3)
     fig.suptitle("Ablation: each row one change, trained on the same pairs in the same run; "
                  "each point one evaluated test frame", fontsize=8)
     return fig
