@@ -114,6 +114,7 @@ def test_written_pretrained_filter_carries_the_configs_fingerprint(tmp_path):
     written, source = (keras.models.load_model(p, compile=False) for p in (out, model))
     assert all(np.array_equal(a, b) for a, b in zip(written.get_weights(), source.get_weights()))
     assert card["input_frames"] == 5 and card["pretraining"]["steps"] == 14
+    assert card["pretraining"]["reproduce"] == "snakemake --cores all results/pretrained/DLF-5F.keras"
     assert card["pretraining"]["datasets"] == {"multi": {"n_fovs": 3}}
     reordered = {"simulator": {"beam": {}}, "datasets": {"single": None, "multi": {"simulate": {"n_fovs": 3},
                                                                                    "path": "synthetic"}}}

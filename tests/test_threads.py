@@ -54,3 +54,13 @@ def test_single_threaded_blas_sets_one_thread_before_numpy_and_keeps_the_users_c
     late = subprocess.run([sys.executable, "-c", "import numpy; " + code], env=env, capture_output=True,
                           text=True, check=True)
     assert late.stdout.split()[0] == "False"  # numpy's BLAS pool is sized already
+
+
+def test_available_cores_are_the_cores_this_process_may_use():
+    import os
+
+    from stemdlf.threads import available_cores
+
+    assert 1 <= available_cores() <= (os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        assert available_cores() == len(os.sched_getaffinity(0))

@@ -82,8 +82,8 @@ def write_pretrained(model: str | Path, out: str | Path, config: dict[str, Any],
     config : dict
         The run's whole config (its fingerprint and its simulated physics go into the card).
     config_files : list of str
-        The config files of the run in the order they apply, the default ``config/config.yaml``
-        first (for the reader: how to reproduce it).
+        The config files of the run in the order they apply, the Snakefile's default first
+        (for the reader: how to reproduce it).
     training : dict
         The training summary (``results/models/<variant>/training.json``): seconds, epochs, settings.
 
@@ -103,8 +103,9 @@ def write_pretrained(model: str | Path, out: str | Path, config: dict[str, Any],
         "training_seconds": training.get("seconds_training"),
         "steps": int(training["epochs"]) * int(training["settings"]["steps_per_epoch"]),
         "train_fovs": len(training.get("train_fovs") or []),
-        "reproduce": f"snakemake --cores all results/pretrained/{out.name} --configfile "
-                     + " ".join(f for f in config_files if f != "config/config.yaml"),
+        # the Snakefile loads the default config itself: the command names the others
+        "reproduce": " ".join([f"snakemake --cores all results/pretrained/{out.name}",
+                               *(["--configfile", *config_files[1:]] if config_files[1:] else [])]),
     }
     import keras
 
