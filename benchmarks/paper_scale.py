@@ -22,8 +22,11 @@ Writes benchmarks/results/paper_scale.csv and puts the table into README.md betw
 Machines: core-seconds are the benchmarks' ``cpu_time``, scaled as above. "2 cores" is total
 core-seconds / 2 (jobs keep both cores busy); "16-core node" divides by 16, which assumes that the
 per-FOV jobs run 16 at a time and that TensorFlow uses 16 cores as well as 2 (optimistic for
-training). "1 GPU" needs GPU step times, which were not measured (no GPU was lent): those rows
-say so rather than guess.
+training). "1 GPU": the GPU stages at the paper model's step and batched inference times measured on a
+GPU (a row of training.csv with an accelerator; the latest such row): training as steps x the step
+alone (a lower bound: the loop's own overhead on a GPU is not in it), denoising as test frames x
+milliseconds per frame in batches of 8. CARE's network was not timed on a GPU, so its rows say so.
+Without a GPU row the column says "not measured" rather than guess.
 """
 
 from __future__ import annotations
@@ -76,14 +79,24 @@ def steps(settings: dict) -> int:
     return int(t["epochs"]) * int(t["steps_per_epoch"])
 
 
+def unet_rows(unet: pd.DataFrame, gpu: bool) -> pd.DataFrame:
+    """The latest row per model of training.csv measured on a GPU (``gpu``) or on the CPU alone."""
+    on_gpu = unet.get("accelerator", pd.Series("-", index=unet.index)).fillna("-").astype(str) != "-"
+    return unet[on_gpu == gpu].groupby("model").tail(1).set_index("model")
+
+
 def estimate(bench: pd.DataFrame, reduced: dict, paper: dict, unet: pd.DataFrame) -> pd.DataFrame:
-    """One row per stage: paper-scale jobs, core-seconds and the scaling applied."""
-    step_r = unet.set_index("model").filter(like="default", axis=0).iloc[0]
-    step_p = unet.set_index("model").filter(like="paper", axis=0).iloc[0]
+    """One row per stage: paper-scale jobs, core-seconds, GPU seconds where measured, the scaling applied."""
+    cpu_rows, gpu_rows = unet_rows(unet, gpu=False), unet_rows(unet, gpu=True)
+    step_r = cpu_rows.filter(like="default", axis=0).iloc[0]
+    step_p = cpu_rows.filter(like="paper", axis=0).iloc[0]
+    gpu_p = gpu_rows.filter(like="paper", axis=0)
+    gpu_p = gpu_p.iloc[0] if len(gpu_p) else None
     rows = []
 
-    def add(stage: str, jobs: int, cpu_s: float, how: str, gpu: bool = False) -> None:
-        rows.append({"stage": stage, "jobs": jobs, "core_s": cpu_s, "scaling": how, "gpu_stage": gpu})
+    def add(stage: str, jobs: int, cpu_s: float, how: str, gpu: bool = False, gpu_s: float | None = None) -> None:
+        rows.append({"stage": stage, "jobs": jobs, "core_s": cpu_s, "scaling": how, "gpu_stage": gpu,
+                     "gpu_s": gpu_s})
 
     def measured(pattern: str) -> pd.DataFrame:
         return bench[bench["job"].str.match(pattern)]
@@ -121,11 +134,12 @@ def estimate(bench: pd.DataFrame, reduced: dict, paper: dict, unet: pd.DataFrame
         cpu = steps(v_p) * step_p["train_step_ms"] / 1000 * 2 * overhead
         add(f"train {name}", 1, cpu,
             f"{steps(v_p)} steps x {step_p['train_step_ms'] / 1000:.2f} s (x{overhead:.2f} overhead)",
-            gpu=True)
+            gpu=True, gpu_s=None if gpu_p is None else steps(v_p) * gpu_p["train_step_ms"] / 1000)
     test_frames = n_test_p * sizes(paper, "multi")[1]
     n_denoise = len(measured(r"denoise/"))
     add("denoise (all variants)", n_denoise, n_denoise * test_frames * step_p["infer_ms_single_frame"] / 1000 * 2,
-        f"{test_frames} frames x {step_p['infer_ms_single_frame'] / 1000:.2f} s per variant", gpu=True)
+        f"{test_frames} frames x {step_p['infer_ms_single_frame'] / 1000:.2f} s per variant", gpu=True,
+        gpu_s=None if gpu_p is None else n_denoise * test_frames * gpu_p["infer_ms_per_frame_batch8"] / 1000)
     care = measured(r"train/CARE$")
     if len(care):
         like_r = variant_settings(reduced, reduced["evaluate"]["care"]["like"])
@@ -141,21 +155,32 @@ def estimate(bench: pd.DataFrame, reduced: dict, paper: dict, unet: pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def table(est: pd.DataFrame) -> str:
-    """The README table: per stage core-hours and wall hours on 2 cores and on a 16-core node."""
+def table(est: pd.DataFrame, gpu_name: str | None = None) -> str:
+    """The README table: per stage core-hours, wall hours on 2 cores, on a 16-core node and on 1 GPU."""
     hours = lambda s: f"{s / 3600:,.2f}" if s < 36000 else f"{s / 3600:,.0f}"  # noqa: E731
-    lines = ["| stage | jobs | core-hours | wall, 2 cores (h) | wall, 16-core node (h) | 1 GPU |",
+    gpu_head = f"1 GPU ({gpu_name}, h)" if gpu_name else "1 GPU"
+    lines = [f"| stage | jobs | core-hours | wall, 2 cores (h) | wall, 16-core node (h) | {gpu_head} |",
              "|---|---|---|---|---|---|"]
     for r in est.itertuples():
-        gpu = "not measured" if r.gpu_stage else "CPU, as left"
+        gpu = "CPU, as left" if not r.gpu_stage else "not measured" if pd.isna(r.gpu_s) else hours(r.gpu_s)
         lines.append(f"| {r.stage} | {r.jobs} | {hours(r.core_s)} | {hours(r.core_s / 2)} | "
                      f"{hours(r.core_s / 16)} | {gpu} |")
     total = est["core_s"].sum()
     cpu_only = est.loc[~est["gpu_stage"], "core_s"].sum()
     lines.append(f"| **total** | {est['jobs'].sum()} | **{hours(total)}** | **{hours(total / 2)}** "
                  f"({total / 2 / 86400:,.0f} days) | **{hours(total / 16)}** ({total / 16 / 86400:,.0f} days) | "
-                 f"CPU stages {hours(cpu_only / 16)} h on 16 cores, plus the GPU stages |")
+                 f"CPU stages {hours(cpu_only / 16)} h on 16 cores, plus {gpu_total(est, hours)} |")
     return "\n".join(lines)
+
+
+def gpu_total(est: pd.DataFrame, hours) -> str:
+    """The GPU stages' hours where measured, and which were not."""
+    gpu = est[est["gpu_stage"]]
+    measured, missing = gpu[gpu["gpu_s"].notna()], gpu[gpu["gpu_s"].isna()]
+    if not len(measured):
+        return "the GPU stages"
+    text = f"{hours(measured['gpu_s'].sum())} h of GPU stages on 1 GPU"
+    return text + (f" ({', '.join(missing['stage'])} not measured)" if len(missing) else "")
 
 
 def main() -> None:
@@ -174,7 +199,8 @@ def main() -> None:
     est = estimate(read_benchmarks(Path(args.benchmarks)), reduced, paper, pd.read_csv(unet_file))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     est.to_csv(OUT, index=False, float_format="%.1f")
-    md = table(est)
+    gpu = unet_rows(pd.read_csv(unet_file), gpu=True)
+    md = table(est, str(gpu["accelerator"].iloc[-1]) if len(gpu) else None)
     print(md)
     if not args.no_readme:
         text = README.read_text()

@@ -4,7 +4,7 @@ Run on demand from the repository root (not part of the tests):
 
     .venv/bin/python benchmarks/speed.py                  # calibration, training, inference, denoise CLI
     .venv/bin/python benchmarks/speed.py --workflow       # also the whole default workflow in a fresh copy
-    KERAS_BACKEND=jax python benchmarks/speed.py --tag gpu  # another backend / machine
+    KERAS_BACKEND=jax python benchmarks/speed.py --tag gpu --large-batch 128 --marginal 1000  # a GPU machine
 
 Everything is measured in this one run on this one machine, so its ratios compare like with
 like; every time is the median of ``--repeats`` timings.
@@ -19,6 +19,13 @@ like; every time is the median of ``--repeats`` timings.
 - **inference**: ms per 512x512 frame of each model at batch 1 and 8 (:class:`stemdlf.denoise.Denoiser`),
   and ``stemdlf denoise --normalise --distortion`` end to end on a 200-frame 512x512 uint16 stack:
   frames/s, its ratio to the acquisition rate (26.2 ms per frame at 100 ns/pixel) and peak RSS.
+- ``--marginal N``: also ``stemdlf denoise`` on an N-frame stack; the frames past 200 over the extra
+  time are its rate once started (the process's start-up, backend and compilation, left out), and
+  the 200-frame wall minus 200 frames at that rate is its start-up.
+- ``--sections``: which of calibration, training, inference to run (default all three);
+  ``--models 5F``: only the models whose name holds that text.
+- ``--large-batch N``: also the training step at N patches and inference at N frames per batch,
+  where a GPU reaches its throughput (the default model's 16-patch step is too small to fill one).
 - ``--workflow``: the default workflow (``snakemake --cores all``) from a fresh copy of this
   checkout: wall time, the Snakemake master process's own CPU time, and each rule's wall and CPU
   time from its ``benchmark:`` files.
@@ -42,6 +49,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# JAX on a GPU: allocate as needed, so that the `stemdlf denoise` child process finds memory too
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -55,7 +64,7 @@ FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
 
 
 def machine() -> dict:
-    """CPU model, the flags that matter and the core count (``lscpu`` / ``/proc/cpuinfo``)."""
+    """CPU model, the flags that matter, the core count and the accelerator Keras runs on, if any."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         info = Path("/proc/cpuinfo").read_text()
@@ -63,7 +72,29 @@ def machine() -> dict:
         flags = set(re.search(r"^flags\s*:\s*(.+)$", info, re.M).group(1).split())
     except (OSError, AttributeError):
         pass
-    return {"cpu": model, "flags": " ".join(f for f in FLAGS if f in flags) or "-", "cores": os.cpu_count()}
+    return {"cpu": model, "flags": " ".join(f for f in FLAGS if f in flags) or "-", "cores": os.cpu_count(),
+            "accelerator": accelerator()}
+
+
+def accelerator() -> str:
+    """The GPU the Keras backend computes on (``-`` for none): JAX's or PyTorch's device name."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    try:
+        if backend == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            return gpus[0].device_kind if gpus else "-"
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-"
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else "-"
+    except (ImportError, RuntimeError):
+        return "-"
 
 
 def median_time(fn, repeats: int, warmup: int = 2) -> float:
@@ -93,8 +124,8 @@ def unet_flops_per_px(depth: int, filters: int, kernel: int, frames: int = 1) ->
     return 2 * (macs + filters)
 
 
-def calibration(repeats: int) -> list[dict]:
-    """GEMM and 3x3 convolution rates of this machine (GFLOP/s)."""
+def calibration(repeats: int, images: int = 1) -> list[dict]:
+    """GEMM and 3x3 convolution rates of this machine (GFLOP/s); the convolution on ``images`` images."""
     import keras
 
     rows = []
@@ -103,12 +134,19 @@ def calibration(repeats: int) -> list[dict]:
     rows.append({"section": "calibration", "what": "numpy GEMM 2048, float32", "value": 2 * 2048**3 / t / 1e9,
                  "unit": "GFLOP/s"})
     for c in (8, 16, 64):
-        x = keras.ops.convert_to_tensor(np.random.default_rng(1).random((1, 512, 512, c), dtype=np.float32))
+        x = keras.ops.convert_to_tensor(np.random.default_rng(1).random((images, 512, 512, c), dtype=np.float32))
         inp = keras.Input((512, 512, c))
         conv = keras.Model(inp, keras.layers.Conv2D(c, 3, padding="same", use_bias=False)(inp))
-        t = median_time(lambda: conv.predict_on_batch(x), repeats)
-        rows.append({"section": "calibration", "what": f"3x3 conv {c}->{c} on 512x512 ({keras.backend.backend()})",
-                     "value": 2 * 9 * c * c * 512 * 512 / t / 1e9, "unit": "GFLOP/s"})
+        if keras.backend.backend() == "jax":  # on the device, without the copy back to the host
+            import jax
+
+            jitted = jax.jit(lambda v, conv=conv: conv(v))
+            t = median_time(lambda: jitted(x).block_until_ready(), repeats)
+        else:
+            t = median_time(lambda: conv.predict_on_batch(x), repeats)
+        on = "512x512" if images == 1 else f"{images} x 512x512"
+        rows.append({"section": "calibration", "what": f"3x3 conv {c}->{c} on {on} ({keras.backend.backend()})",
+                     "value": 2 * 9 * c * c * 512 * 512 * images / t / 1e9, "unit": "GFLOP/s"})
     return rows
 
 
@@ -120,7 +158,7 @@ MODELS = {
 }
 
 
-def training(repeats: int, conv_rates: dict[int, float]) -> list[dict]:
+def training(repeats: int, conv_rates: dict[int, float], large_batch: int | None = None) -> list[dict]:
     """Training step time, patches per second and fraction of the calibrated conv rate."""
     import keras
 
@@ -157,10 +195,38 @@ def training(repeats: int, conv_rates: dict[int, float]) -> list[dict]:
         if rate:
             rows.append({"section": "training", "what": f"{name}: fraction of the 3x3 conv {settings.base_filters}->"
                          f"{settings.base_filters} rate", "value": flops / step / 1e9 / rate, "unit": "fraction"})
+        if large_batch:
+            xb = rng.random((large_batch, 64, 64, settings.input_frames), dtype=np.float32)
+            yb = rng.random((large_batch, 64, 64, 1), dtype=np.float32)
+            big = median_time(lambda: model.train_on_batch(xb, yb), repeats)
+            rows += [
+                {"section": "training", "what": f"{name}: step, {large_batch} x 64x64 (train_on_batch)",
+                 "value": 1e3 * big, "unit": "ms"},
+                {"section": "training", "what": f"{name}: patches per second at {large_batch} per step",
+                 "value": large_batch / big, "unit": "patches/s"},
+            ]
     return rows
 
 
-def inference(repeats: int, workdir: Path) -> list[dict]:
+def write_stack(path: Path, frames: int, rng: np.random.Generator) -> None:
+    """A raw ``(frames, 512, 512)`` uint16 stack of Poisson counts, as a detector writes it."""
+    import tifffile
+
+    tifffile.imwrite(path, rng.poisson(20.0, (frames, 512, 512)).astype(np.uint16) * 1000, photometric="minisblack")
+
+
+def run_denoise(model: Path, stack: Path, workdir: Path) -> float:
+    """Wall seconds of ``stemdlf denoise --normalise --distortion`` in a fresh process (start-up included)."""
+    cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(model), str(stack), "-o", str(workdir / "out.tif"),
+           "--normalise", "--distortion", str(workdir), "--quiet"]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"stemdlf denoise failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def inference(repeats: int, workdir: Path, large_batch: int | None = None, marginal: int | None = None) -> list[dict]:
     """Per-frame inference time and ``stemdlf denoise`` end to end against the acquisition rate."""
     from stemdlf.denoise import Denoiser
     from stemdlf.distortion import Distortion
@@ -169,11 +235,11 @@ def inference(repeats: int, workdir: Path) -> list[dict]:
 
     rows, rng = [], np.random.default_rng(0)
     frames = rng.uniform(0, 65535, (8, 512, 512)).astype(np.float32)
-    # a 200-frame raw stack and a distortion folder (a mild hysteresis-like profile)
-    stack = rng.poisson(20.0, (200, 512, 512)).astype(np.uint16) * 1000
-    import tifffile
-
-    tifffile.imwrite(workdir / "rapid.tif", stack, photometric="minisblack")
+    # a 200-frame raw stack (and a longer one for the rate once started) and a distortion folder
+    # (a mild hysteresis-like profile)
+    write_stack(workdir / "rapid.tif", 200, rng)
+    if marginal:
+        write_stack(workdir / "long.tif", marginal, rng)
     c = np.arange(512, dtype=np.float64)
     Distortion(4.0 + 0.95 * c + 8.0 * np.exp(-c / 40.0), 1.0, (512, 512)).save(workdir / "profile.csv",
                                                                                 workdir / "view.json")
@@ -185,24 +251,35 @@ def inference(repeats: int, workdir: Path) -> list[dict]:
         single = median_time(lambda: denoiser(frames, 2, 3), repeats)
         rows += [{"section": "inference", "what": f"{name}: 512x512 frame, batch {b}", "value": 1e3 * t, "unit": "ms"}
                  for b, t in ((1, single), (8, batch8))]
+        if large_batch:
+            many = rng.uniform(0, 65535, (2 * large_batch, 512, 512)).astype(np.float32)
+            wide = Denoiser(model, batch_size=large_batch)
+            t = median_time(lambda: wide(many), max(3, repeats // 3)) / len(many)
+            rows.append({"section": "inference", "what": f"{name}: 512x512 frame, batch {large_batch}",
+                         "value": 1e3 * t, "unit": "ms"})
         path = workdir / f"{name.split()[0]}.keras"
         model.save(path)
         write_model_card(path, TrainingSettings(model=settings, **extra))
-        cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(path), str(workdir / "rapid.tif"), "-o",
-               str(workdir / "out.tif"), "--normalise", "--distortion", str(workdir), "--quiet"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        wall = time.perf_counter() - t0
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        fps = len(stack) / wall
+        wall = run_denoise(path, workdir / "rapid.tif", workdir)
+        fps = 200 / wall
         rows += [
             {"section": "inference", "what": f"{name}: stemdlf denoise --normalise --distortion, 200 x 512x512",
              "value": fps, "unit": "frames/s"},
             {"section": "inference", "what": f"{name}: ... as a ratio to acquisition (26.2 ms/frame)",
              "value": fps * ACQUISITION_MS / 1e3, "unit": "x real time"},
-            {"section": "inference", "what": f"{name}: ... peak RSS", "value": max(rss, before) / 1024, "unit": "MB"},
+            {"section": "inference", "what": f"{name}: ... peak RSS",
+             "value": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "unit": "MB"},
         ]
+        if marginal:  # the same command on a longer stack: the frames past 200 over the extra time
+            rate = (marginal - 200) / (run_denoise(path, workdir / "long.tif", workdir) - wall)
+            rows += [
+                {"section": "inference", "what": f"{name}: ... once started ({marginal} against 200 frames)",
+                 "value": rate, "unit": "frames/s"},
+                {"section": "inference", "what": f"{name}: ... once started, as a ratio to acquisition",
+                 "value": rate * ACQUISITION_MS / 1e3, "unit": "x real time"},
+                {"section": "inference", "what": f"{name}: ... start-up (200-frame wall minus 200 frames at that rate)",
+                 "value": wall - 200 / rate, "unit": "s"},
+            ]
     return rows
 
 
@@ -247,15 +324,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--tag", default="cpu", help="label of this machine in the CSV")
     parser.add_argument("--workflow", action="store_true", help="also time the whole default workflow (minutes)")
+    parser.add_argument("--marginal", type=int, default=None, metavar="N",
+                        help="also run stemdlf denoise on N frames: its rate once started, start-up excluded")
+    parser.add_argument("--models", default="",
+                        help="only the models whose name contains this (e.g. 5F; default: all)")
+    parser.add_argument("--sections", default="calibration,training,inference",
+                        help="comma-separated: calibration, training, inference (training needs calibration)")
+    parser.add_argument("--large-batch", type=int, default=None,
+                        help="also time training and inference at this many patches / frames per batch (GPU)")
     args = parser.parse_args()
+    for name in [m for m in MODELS if args.models not in m]:
+        del MODELS[name]
     import keras
 
     info = machine()
-    rows = calibration(args.repeats)
+    sections = set(args.sections.split(","))
+    rows = calibration(args.repeats, 16 if args.large_batch else 1) if sections & {"calibration", "training"} else []
     conv_rates = {int(re.search(r"conv (\d+)->", r["what"]).group(1)): r["value"] for r in rows if "conv" in r["what"]}
-    rows += training(args.repeats, conv_rates)
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += inference(args.repeats, Path(tmp))
+    if "training" in sections:
+        rows += training(args.repeats, conv_rates, args.large_batch)
+    if "inference" in sections:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows += inference(args.repeats, Path(tmp), args.large_batch, args.marginal)
     if args.workflow:
         rows += workflow_run()
     table = pd.DataFrame(rows)
@@ -267,7 +357,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     csv = RESULTS / "speed.csv"
     (pd.concat([pd.read_csv(csv), table]) if csv.is_file() else table).to_csv(csv, index=False, float_format="%.4g")
-    lines = [f"Measured by `benchmarks/speed.py` on {info['cpu']} ({info['cores']} cores; {info['flags']}), "
+    gpu = f", GPU {info['accelerator']}" if info["accelerator"] != "-" else ""
+    lines = [f"Measured by `benchmarks/speed.py` on {info['cpu']} ({info['cores']} cores; {info['flags']}){gpu}, "
              f"Keras on {keras.backend.backend()}, {time.strftime('%Y-%m-%d')}; medians of {args.repeats} timings.", "",
              "| section | measurement | value | unit |", "|---|---|---|---|"]
     lines += [f"| {r['section']} | {r['what']} | {r['value']:.3g} | {r['unit']} |" for r in rows]

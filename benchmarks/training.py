@@ -9,7 +9,9 @@ Models: the default config's (depth 2, 8 base filters, batch 16) and the paper c
 (depth 4, 64 base filters, batch 32), both on 64x64 patches. Inference compares the
 compiled batch call used by ``stemdlf denoise`` (``predict_on_batch``) with ``model.predict``
 frame by frame. Every figure is the median of ``--repeats`` timings taken in this one run.
-Writes (appends) benchmarks/results/training.csv and prints the rows; a 512x512 rapid frame
+Writes (appends) benchmarks/results/training.csv and prints the rows (``accelerator`` names the GPU,
+``-`` for none: benchmarks/paper_scale.py takes the CPU rows for its CPU columns and a GPU row for its
+GPU column); a 512x512 rapid frame
 is acquired in 26 ms (100 ns/pixel), the budget for keeping up with acquisition.
 """
 
@@ -25,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from speed import median_time  # noqa: E402  (benchmarks/speed.py, beside this script)
+from speed import accelerator, median_time  # noqa: E402  (benchmarks/speed.py, beside this script)
 
 from stemdlf.denoise import Denoiser  # noqa: E402
 from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
@@ -57,7 +59,7 @@ def main() -> None:
         predict = median_time(lambda: model.predict(frames[:1, ..., None] / 65535.0, verbose=0), args.repeats)
         rows.append({
             "machine": args.tag, "backend": keras.backend.backend(), "cpu_count": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(), "model": name,
+            "processor": platform.processor() or platform.machine(), "accelerator": accelerator(), "model": name,
             "parameters": model.count_params(), "batch": batch,
             "train_step_ms": 1e3 * step, "train_patches_per_s": batch / step,
             "infer_ms_per_frame_batch8": 1e3 * batched, "infer_ms_single_frame": 1e3 * single,

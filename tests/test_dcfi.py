@@ -97,3 +97,21 @@ def test_registration_in_threads_gives_the_same_shifts():
     np.testing.assert_array_equal(register_to_template(base, frames, workers=3), one)
     np.testing.assert_allclose(one, [(-0.2 * k, 0.35 * k) for k in range(7)], atol=0.1)
     assert register_to_template(base, frames[:0], workers=2).shape == (0, 2)
+
+
+def test_chunked_dcfi_in_threads_equals_one_thread():
+    from stemdlf.dcfi import dcfi_chunked
+
+    base = textured((96, 96))
+    rng = np.random.default_rng(6)
+    frames = np.stack([ndimage.shift(base, (0.3 * k, -0.2 * k), order=3, mode="nearest") for k in range(9)])
+    frames += rng.normal(0, 100, frames.shape)
+
+    def chunks():
+        return iter([frames[:4], frames[4:]])
+
+    image, shifts = dcfi_chunked(chunks)
+    image3, shifts3 = dcfi_chunked(chunks, workers=3)
+    np.testing.assert_array_equal(shifts3, shifts)
+    np.testing.assert_array_equal(image3, image)
+    np.testing.assert_allclose(shifts, [(-0.3 * k, 0.2 * k) for k in range(9)], atol=0.15)

@@ -359,21 +359,24 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
     if args.normalise and (dtype.kind != "u" or dtype.itemsize > 2):
         raise DataError(args.input, f"--normalise expects raw uint8/uint16 frames, the dtype is {dtype}")
     distortion = _load_distortion(args.distortion, shape) if args.distortion else None
-    # the backend starts and the model loads (seconds) in a thread, while the stack's min-max and
-    # its frames' registration are computed here
-    with ThreadPoolExecutor(1) as pool:
+    # the backend starts and the model loads (seconds) in a thread, and the stack's min-max in
+    # another, while its frames are registered here (on the raw frames: a min-max is an affine
+    # map, which moves no correlation peak)
+    with ThreadPoolExecutor(2) as pool:
         loading = pool.submit(_load_denoiser, args, args.batch_size)
         steps = []
         if args.normalise:
             from .fov import stack_minmax
             from .normalise import apply_minmax
 
-            transform = stack_minmax(args.input, low_percentile=args.low_percentile,
-                                     high_percentile=args.high_percentile, chunk=args.chunk)
-            steps.append(lambda frames, start: apply_minmax(frames, transform))
+            minmax = pool.submit(stack_minmax, args.input, low_percentile=args.low_percentile,
+                                 high_percentile=args.high_percentile, chunk=args.chunk)
         # a multi-frame filter needs aligned frames: register them first, as DCFI does
         # (a filter without a card is asked once it has loaded)
         shifts = _register_frames(args) if int(card.get("input_frames", 1)) > 1 and len(shape) == 3 else None
+        if args.normalise:
+            transform = minmax.result()
+            steps.append(lambda frames, start: apply_minmax(frames, transform))
         denoiser = loading.result()
     if shifts is None and denoiser.input_frames > 1 and len(shape) == 3:
         shifts = _register_frames(args)
@@ -398,10 +401,16 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
         steps.append(lambda frames, start: shift_frames(np.asarray(frames, np.float32),
                                                         shifts[start:start + len(frames)]))
 
+    from .threads import available_cores, map_slices
+
     def prepare(frames, start):
-        for step in steps:
-            frames = step(frames, start)
-        return frames
+        # frame by frame, so the chunk is prepared in slices on every core (the model runs beside it)
+        def prepare_slice(part, offset):
+            for step in steps:
+                part = step(part, start + offset)
+            return part
+
+        return map_slices(prepare_slice, frames, available_cores()) if steps else frames
 
     denoise_stack(denoiser, args.input, args.output, batch_size=args.batch_size, chunk_frames=args.chunk,
                   prepare=prepare, metadata=metadata, progress=not args.quiet, calibration_nm=args.pixel_size_nm)

@@ -34,6 +34,7 @@ from skimage.filters import window
 from .filters import bandpass
 from .resample import resample_separable
 from .settings import SchemaChecked
+from .threads import map_slices
 
 __all__ = ["DriftOptions", "register_to_template", "estimate_drift", "dcfi_chunked", "shift_frames", "dcfi"]
 
@@ -168,7 +169,8 @@ def dcfi_chunked(
     integrate : bool
         Whether to compute the integrated image (else only the shifts).
     workers : int
-        Frames registered at once (threads, :func:`register_to_template`).
+        Frames registered and shifted at once (threads, :func:`register_to_template`,
+        :func:`stemdlf.threads.map_slices`); the result does not depend on it.
 
     Returns
     -------
@@ -183,7 +185,9 @@ def dcfi_chunked(
         for chunk in chunks():
             n = len(chunk)
             part = np.zeros((n, 2)) if shifts is None else shifts[count:count + n]
-            summed = shift_frames(chunk, part).sum(axis=0, dtype=np.float64)
+            shifted = map_slices(lambda frames, k, part=part: shift_frames(frames, part[k:k + len(frames)]), chunk,
+                                 workers)
+            summed = shifted.sum(axis=0, dtype=np.float64)
             total = summed if total is None else total + summed
             count += n
         if count == 0:
