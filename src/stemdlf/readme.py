@@ -76,6 +76,7 @@ def results_block(summary: pd.DataFrame, claims_md: str, fovs: pd.DataFrame | No
 SECTIONS = {
     "results": (BEGIN, END),
     "speed": ("<!-- speed: benchmarks/results/speed.md -->", "<!-- end speed -->"),
+    "speed-gpu": ("<!-- speed-gpu: benchmarks/results/speed.md of runs on a GPU machine -->", "<!-- end speed-gpu -->"),
     "threads": ("<!-- threads: benchmarks/results/threads.md -->", "<!-- end threads -->"),
     "stress": ("<!-- stress: results/readme_results.md of a run with config/stress.yaml -->", "<!-- end stress -->"),
     "ablation": ("<!-- ablation: results/tables/ablation.md of a run with config/ablation.yaml -->",
