@@ -401,7 +401,8 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
         steps.append(lambda frames, start: shift_frames(np.asarray(frames, np.float32),
                                                         shifts[start:start + len(frames)]))
 
-    from .threads import available_cores, map_slices
+    from .parallel import map_slices
+    from .threads import available_cores
 
     def prepare(frames, start):
         # frame by frame, so the chunk is prepared in slices on every core (the model runs beside it)

@@ -32,9 +32,9 @@ from scipy.signal import savgol_filter
 from skimage.filters import window
 
 from .filters import bandpass
+from .parallel import map_slices
 from .resample import resample_separable
 from .settings import SchemaChecked
-from .threads import map_slices
 
 __all__ = ["DriftOptions", "register_to_template", "estimate_drift", "dcfi_chunked", "shift_frames", "dcfi"]
 
@@ -170,7 +170,7 @@ def dcfi_chunked(
         Whether to compute the integrated image (else only the shifts).
     workers : int
         Frames registered and shifted at once (threads, :func:`register_to_template`,
-        :func:`stemdlf.threads.map_slices`); the result does not depend on it.
+        :func:`stemdlf.parallel.map_slices`); the result does not depend on it.
 
     Returns
     -------

@@ -12,14 +12,8 @@ imported; numpy's BLAS is limited by Snakemake itself (``OMP_NUM_THREADS`` and f
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # numpy is imported where it is used: single_threaded_blas() must run before it
-    import numpy as np
-
-__all__ = ["limit_cpu_threads", "available_cores", "single_threaded_blas", "map_slices"]
+__all__ = ["limit_cpu_threads", "available_cores", "single_threaded_blas"]
 
 
 def limit_cpu_threads(n: int) -> None:
@@ -83,35 +77,3 @@ def single_threaded_blas() -> bool:
     for name in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
     return "numpy" not in sys.modules
-
-
-def map_slices(fn: Callable[[np.ndarray, int], np.ndarray], frames: np.ndarray, workers: int) -> np.ndarray:
-    """``fn`` on consecutive slices of a stack in ``workers`` threads, the results stacked in order.
-
-    For a frame-by-frame ``fn`` whose work releases the GIL (numpy's matrix products, scipy's FFTs)
-    this is ``fn(frames, 0)`` on every core: each frame is computed exactly as in one call.
-
-    Parameters
-    ----------
-    fn : callable
-        ``fn(part, offset)`` for ``part = frames[offset:offset + m]``; returns ``(m, ...)``.
-    frames : numpy.ndarray
-        ``(n, ...)`` stack.
-    workers : int
-        Threads (and slices); 1 calls ``fn(frames, 0)`` directly.
-
-    Returns
-    -------
-    numpy.ndarray
-        The slices' results, concatenated along the first axis.
-    """
-    import numpy as np
-
-    n = len(frames)
-    workers = max(1, min(int(workers), n))
-    if workers == 1:
-        return fn(frames, 0)
-    bounds = np.linspace(0, n, workers + 1).round().astype(int)
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda a, b: fn(frames[a:b], int(a)), bounds[:-1], bounds[1:]))
-    return np.concatenate(parts)
