@@ -185,8 +185,7 @@ def dcfi_chunked(
         for chunk in chunks():
             n = len(chunk)
             part = np.zeros((n, 2)) if shifts is None else shifts[count:count + n]
-            shifted = map_slices(lambda frames, k, part=part: shift_frames(frames, part[k:k + len(frames)]), chunk,
-                                 workers)
+            shifted = map_slices(lambda frames, k: shift_frames(frames, part[k:k + len(frames)]), chunk, workers)
             summed = shifted.sum(axis=0, dtype=np.float64)
             total = summed if total is None else total + summed
             count += n
