@@ -4,6 +4,7 @@ Run on demand from the repository root (not part of the tests):
 
     .venv/bin/python benchmarks/speed.py                  # calibration, training, inference, denoise CLI
     .venv/bin/python benchmarks/speed.py --workflow       # also the whole default workflow in a fresh copy
+    .venv/bin/python benchmarks/speed.py --sections none --workflow --baseline REV  # old main against this one
     KERAS_BACKEND=jax python benchmarks/speed.py --tag gpu --large-batch 128 --marginal 1000  # a GPU machine
 
 Everything is measured in this one run on this one machine, so its ratios compare like with
@@ -27,8 +28,11 @@ like; every time is the median of ``--repeats`` timings.
 - ``--large-batch N``: also the training step at N patches and inference at N frames per batch,
   where a GPU reaches its throughput (the default model's 16-patch step is too small to fill one).
 - ``--workflow``: the default workflow (``snakemake --cores all``) from a fresh copy of this
-  checkout: wall time, the Snakemake master process's own CPU time, and each rule's wall and CPU
-  time from its ``benchmark:`` files.
+  checkout: wall time, the Snakemake master process's own CPU time, and each rule's wall time
+  from its ``benchmark:`` files. ``--baseline REV`` first runs the default workflow of an earlier
+  revision (the main a change started from) the same way, with this environment's packages, and
+  gives the ratio of the two walls: old and new measured back to back on one machine.
+  ``--sections none --workflow`` times only the workflow(s) and writes ``speed_workflow.md``.
 
 Writes ``benchmarks/results/speed.csv`` (one row per measurement, appended) and
 ``benchmarks/results/speed.md`` (this run's table, with the CPU model and flags), which README quotes.
@@ -285,38 +289,66 @@ def inference(repeats: int, workdir: Path, large_batch: int | None = None, margi
     return rows
 
 
-def workflow_run() -> list[dict]:
-    """The default workflow in a fresh copy of this checkout: wall, master CPU, per-rule times."""
+def _time_workflow(work: Path) -> tuple[float, float]:
+    """Wall time and the Snakemake master process's own CPU time (s) of the default workflow in ``work``.
+
+    The workflow's scripts import the project from ``work/src`` (``PYTHONPATH``), so a clone of
+    another revision runs its own code with this environment's packages.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(work / "src"), os.environ.get("PYTHONPATH")]))}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "all", "--quiet", "all"], cwd=work,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    master = 0.0
+    while proc.poll() is None:  # the master's own CPU (not its jobs'), read until it exits
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            master = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError):
+            pass
+        time.sleep(1.0)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"the workflow failed in {work}")
+    return wall, master
+
+
+def workflow_run(baseline: str | None = None) -> list[dict]:
+    """The default workflow in a fresh copy of this checkout: wall, master CPU, per-rule times.
+
+    With ``baseline`` (a git revision, e.g. the main a change started from) that revision's
+    default workflow runs first, in its own fresh copy, one after the other on the same machine,
+    and the table gives both walls and their ratio.
+    """
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp) / "run"
-        subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "all", "--quiet", "all"], cwd=work,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        master = 0.0
-        while proc.poll() is None:  # the master's own CPU (not its jobs'), read until it exits
-            try:
-                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                master = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            except (OSError, IndexError):
-                pass
-            time.sleep(1.0)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"the workflow failed in {work}")
-        rows += [{"section": "workflow", "what": "default workflow, wall", "value": wall / 60, "unit": "min"},
-                 {"section": "workflow", "what": "Snakemake master CPU", "value": master / 60, "unit": "CPU-min"},
-                 {"section": "workflow", "what": "Snakemake master CPU share of the run", "value": master / wall,
-                  "unit": "fraction of one core"}]
+        walls = {}
+        for rev in ([baseline] if baseline else []) + ["HEAD"]:
+            work = Path(tmp) / rev.replace("/", "_")
+            subprocess.run(["git", "clone", "-q", str(REPO), str(work)], check=True)
+            subprocess.run(["git", "-C", str(work), "checkout", "-q", rev], check=True)
+            commit = subprocess.run(["git", "-C", str(work), "rev-parse", "--short", "HEAD"], check=True,
+                                    capture_output=True, text=True).stdout.strip()
+            label = f"this checkout ({commit})" if rev == "HEAD" else f"{rev} ({commit})"
+            wall, master = _time_workflow(work)
+            walls[rev] = wall
+            rows += [{"section": "workflow", "what": f"default workflow of {label}, wall", "value": wall / 60,
+                      "unit": "min"},
+                     {"section": "workflow", "what": "... Snakemake master CPU", "value": master / 60,
+                      "unit": "CPU-min"},
+                     {"section": "workflow", "what": "... Snakemake master CPU share of the run",
+                      "value": master / wall, "unit": "fraction of one core"}]
+        if baseline:
+            rows.append({"section": "workflow", "what": f"this checkout's speed-up over {baseline} (wall ratio)",
+                         "value": walls[baseline] / walls["HEAD"], "unit": "x"})
         tables = []
         for tsv in (work / "benchmarks").rglob("*.tsv"):
             t = pd.read_csv(tsv, sep="\t")
             tables.append({"rule": tsv.parent.name, "s": t["s"].iloc[-1], "cpu_time": t["cpu_time"].iloc[-1]})
         per_rule = pd.DataFrame(tables).groupby("rule").agg(jobs=("s", "size"), s=("s", "sum"), cpu=("cpu_time", "sum"))
         for rule, r in per_rule.sort_values("s", ascending=False).iterrows():
-            rows.append({"section": "workflow", "what": f"rule family {rule} ({r['jobs']} jobs), wall summed",
-                         "value": r["s"], "unit": "s"})
+            rows.append({"section": "workflow", "what": f"this checkout: rule family {rule} ({r['jobs']} jobs), "
+                                                        "wall summed", "value": r["s"], "unit": "s"})
     return rows
 
 
@@ -326,12 +358,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--tag", default="cpu", help="label of this machine in the CSV")
     parser.add_argument("--workflow", action="store_true", help="also time the whole default workflow (minutes)")
+    parser.add_argument("--baseline", default=None, metavar="REV",
+                        help="with --workflow: first time the default workflow of this git revision (old main)")
     parser.add_argument("--marginal", type=int, default=None, metavar="N",
                         help="also run stemdlf denoise on N frames: its rate once started, start-up excluded")
     parser.add_argument("--models", default="",
                         help="only the models whose name contains this (e.g. 5F; default: all)")
     parser.add_argument("--sections", default="calibration,training,inference",
-                        help="comma-separated: calibration, training, inference (training needs calibration)")
+                        help="comma-separated: calibration, training, inference (training needs calibration); "
+                             "none: only --workflow, whose table then goes to speed_workflow.md")
     parser.add_argument("--large-batch", type=int, default=None,
                         help="also time training and inference at this many patches / frames per batch (GPU)")
     args = parser.parse_args()
@@ -348,8 +383,10 @@ def main() -> None:
     if "inference" in sections:
         with tempfile.TemporaryDirectory() as tmp:
             rows += inference(args.repeats, Path(tmp), args.large_batch, args.marginal)
+    if args.baseline and not args.workflow:
+        parser.error("--baseline times a workflow: give --workflow too")
     if args.workflow:
-        rows += workflow_run()
+        rows += workflow_run(args.baseline)
     table = pd.DataFrame(rows)
     table.insert(0, "backend", keras.backend.backend())
     table.insert(0, "tag", args.tag)
@@ -361,12 +398,15 @@ def main() -> None:
     (pd.concat([pd.read_csv(csv), table]) if csv.is_file() else table).to_csv(csv, index=False, float_format="%.4g")
     gpu = f", GPU {info['accelerator']}" if info["accelerator"] != "-" else ""
     lines = [f"Measured by `benchmarks/speed.py` on {info['cpu']} ({info['cores']} cores; {info['flags']}){gpu}, "
-             f"Keras on {keras.backend.backend()}, {time.strftime('%Y-%m-%d')}; medians of {args.repeats} timings.", "",
+             f"Keras on {keras.backend.backend()}, {time.strftime('%Y-%m-%d')}; "
+             + ("each workflow run once, one after the other." if sections == {"none"}
+                else f"medians of {args.repeats} timings."), "",
              "| section | measurement | value | unit |", "|---|---|---|---|"]
     lines += [f"| {r['section']} | {r['what']} | {r['value']:.3g} | {r['unit']} |" for r in rows]
-    (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
+    markdown = RESULTS / ("speed_workflow.md" if sections == {"none"} else "speed.md")
+    markdown.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(f"wrote {csv} and {RESULTS / 'speed.md'}")
+    print(f"wrote {csv} and {markdown}")
 
 
 if __name__ == "__main__":
