@@ -77,6 +77,7 @@ SECTIONS = {
     "results": (BEGIN, END),
     "speed": ("<!-- speed: benchmarks/results/speed.md -->", "<!-- end speed -->"),
     "speed-gpu": ("<!-- speed-gpu: benchmarks/results/speed.md of runs on a GPU machine -->", "<!-- end speed-gpu -->"),
+    "speed-workflow": ("<!-- speed-workflow: benchmarks/results/speed_workflow.md -->", "<!-- end speed-workflow -->"),
     "threads": ("<!-- threads: benchmarks/results/threads.md -->", "<!-- end threads -->"),
     "stress": ("<!-- stress: results/readme_results.md of a run with config/stress.yaml -->", "<!-- end stress -->"),
     "ablation": ("<!-- ablation: results/tables/ablation.md of a run with config/ablation.yaml -->",
