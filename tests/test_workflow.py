@@ -61,6 +61,29 @@ def test_full_run_outputs(tiny_run):
         "tiny.yaml", "results", "logs", "benchmarks", ".snakemake"}
 
 
+def test_speed_benchmark_sums_each_rule_familys_jobs(tiny_run):
+    """benchmarks/speed.py's per-rule rows: one per rule family (baselines per method), every job once."""
+    import importlib.util
+
+    import pandas as pd
+    from workflow_helpers import REPO
+
+    spec = importlib.util.spec_from_file_location("speed", REPO / "benchmarks/speed.py")
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    rows = speed.per_rule_rows(tiny_run / "benchmarks")
+    families = {re.search(r"rule family (\S+) \((\d+) jobs\)", r["what"]).groups(): r["value"] for r in rows}
+    names = {name for name, _ in families}
+    tsvs = list((tiny_run / "benchmarks").rglob("*.tsv"))
+    assert sum(int(jobs) for _, jobs in families) == len(tsvs)
+    assert {"train", "dcfi", "simulate"} <= names and not names & {"multi", "single"}
+    assert any(name.startswith("baselines/") for name in names)
+    dcfi = [value for (name, _), value in families.items() if name == "dcfi"][0]
+    in_dcfi = [t for t in tsvs if t.relative_to(tiny_run / "benchmarks").parts[0] == "dcfi"]
+    assert len(in_dcfi) == 6  # tiny.yaml: 5 multi FOVs + 1 single FOV
+    assert dcfi == pytest.approx(sum(pd.read_csv(t, sep="\t")["s"].iloc[-1] for t in in_dcfi))
+
+
 def replan(workdir, section, value):
     config = yaml.safe_load((workdir / "tiny.yaml").read_text())
     config[section] = value
