@@ -342,7 +342,7 @@ def workflow_run(baseline: str | None = None) -> list[dict]:
         if baseline:
             rows.append({"section": "workflow", "what": f"this checkout's speed-up over {baseline} (wall ratio)",
                          "value": walls[baseline] / walls["HEAD"], "unit": "x"})
-        rows += per_rule_rows(work / "benchmarks")
+        rows += per_rule_rows(Path(tmp) / "HEAD" / "benchmarks")  # this checkout's run (the last one)
     return rows
 
 
