@@ -55,6 +55,24 @@ def test_each_baseline_is_tuned_and_beats_the_noisy_input(method):
     assert not hasattr(np, "trapz") or np.lib.NumpyVersion(np.__version__) < "2.4.0"  # shim removed after use
 
 
+@pytest.mark.parametrize("method", ["BM3D", "BM3D-PSD", "BM3D-deblur"])
+def test_the_low_complexity_bm3d_profile_is_another_filter_that_also_denoises(method):
+    rng = np.random.default_rng(4)
+    clean = scene(5, (64, 64))
+    frames = clean[None] + rng.normal(0, 4000, (2, 64, 64))
+    psd = noise_psd(frames, (64, 64))
+    psf = np.array([[0.0, 1.0, 0.0]])
+    normal = apply_baseline(method, frames[:1], 1.0 if method != "BM3D" else 0.06, psd, psf)
+    low = apply_baseline(method, frames[:1], 1.0 if method != "BM3D" else 0.06, psd, psf, bm3d_profile="lc")
+    assert np.abs(low - normal).max() > 1  # the profile reaches bm3d: a different filter
+    assert psnr(low[0], clean) > psnr(frames[0], clean) + 3
+
+
+def test_an_unknown_bm3d_profile_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown BM3D profile 'fast'; known: np, lc"):
+        apply_baseline("BM3D", np.zeros((1, 16, 16)), 0.1, bm3d_profile="fast")
+
+
 def test_tone_curve_recovers_a_known_transfer():
     from stemdlf.baselines import apply_tone_curve, fit_tone_curve
 

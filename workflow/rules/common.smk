@@ -442,6 +442,14 @@ def eval_frames():
     return None if n == "all" else int(n)
 
 
+def bm3d_profile(wildcards):
+    """The bm3d package's profile for a BM3D baseline (None for the other baselines, so that
+    changing it reruns only the BM3D jobs)."""
+    if wildcards.baseline.startswith("BM3D"):
+        return config["evaluate"]["bm3d_profile"]
+    return None
+
+
 def noise_fovs():
     return SPLIT["train"][: config["evaluate"]["noise_fovs"]]
 

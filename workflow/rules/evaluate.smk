@@ -54,6 +54,7 @@ rule baseline_fov:
         frames=eval_frames(),
         search_crop_px=config["evaluate"]["search_crop_px"],
         tone_match=config["evaluate"]["tone_match"],
+        bm3d_profile=bm3d_profile,
     script:
         "../scripts/baseline_fov.py"
 
