@@ -41,6 +41,7 @@ Writes ``benchmarks/results/speed.csv`` (one row per measurement, appended) and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import re
@@ -313,15 +314,21 @@ def _time_workflow(work: Path) -> tuple[float, float]:
     return wall, master
 
 
-def workflow_run(baseline: str | None = None) -> list[dict]:
+def workflow_run(baseline: str | None = None, keep: Path | None = None) -> list[dict]:
     """The default workflow in a fresh copy of this checkout: wall, master CPU, per-rule times.
 
     With ``baseline`` (a git revision, e.g. the main a change started from) that revision's
     default workflow runs first, in its own fresh copy, one after the other on the same machine,
-    and the table gives both walls and their ratio.
+    and the table gives both walls and their ratio. With ``keep`` (an empty or new folder) the
+    copies are made there and kept, finished runs whose results can be read afterwards
+    (``KEEP/HEAD/results/readme_results.md``); otherwise in a temporary folder.
     """
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        if any(keep.iterdir()):
+            raise SystemExit(f"--keep {keep}: not empty; give a new or empty folder")
+    with (contextlib.nullcontext(str(keep)) if keep is not None else tempfile.TemporaryDirectory()) as tmp:
         walls = {}
         for rev in ([baseline] if baseline else []) + ["HEAD"]:
             work = Path(tmp) / rev.replace("/", "_")
@@ -370,6 +377,8 @@ def main() -> None:
     parser.add_argument("--workflow", action="store_true", help="also time the whole default workflow (minutes)")
     parser.add_argument("--baseline", default=None, metavar="REV",
                         help="with --workflow: first time the default workflow of this git revision (old main)")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="with --workflow: run the copies in DIR (new or empty) and keep them, results and all")
     parser.add_argument("--marginal", type=int, default=None, metavar="N",
                         help="also run stemdlf denoise on N frames: its rate once started, start-up excluded")
     parser.add_argument("--models", default="",
@@ -393,10 +402,10 @@ def main() -> None:
     if "inference" in sections:
         with tempfile.TemporaryDirectory() as tmp:
             rows += inference(args.repeats, Path(tmp), args.large_batch, args.marginal)
-    if args.baseline and not args.workflow:
-        parser.error("--baseline times a workflow: give --workflow too")
+    if (args.baseline or args.keep) and not args.workflow:
+        parser.error("--baseline and --keep time a workflow: give --workflow too")
     if args.workflow:
-        rows += workflow_run(args.baseline)
+        rows += workflow_run(args.baseline, args.keep)
     table = pd.DataFrame(rows)
     table.insert(0, "backend", keras.backend.backend())
     table.insert(0, "tag", args.tag)
