@@ -13,7 +13,8 @@ and the PSNR and SSIM against the slow scan and the simulator's noise-free truth
 ``results/tables/summary.csv`` does. The workflow's choice is ``evaluate.bm3d_profile``.
 
 Writes ``benchmarks/results/bm3d_profiles.csv`` (one row per method, FOV and profile) and
-``benchmarks/results/bm3d_profiles.md`` (means over the FOVs; seconds as medians).
+``benchmarks/results/bm3d_profiles.md`` (means over the FOVs; seconds as medians); ``--name``
+names them otherwise, e.g. for a run of ``config/stress.yaml``.
 """
 
 from __future__ import annotations
@@ -85,13 +86,15 @@ def main() -> None:
     """Measure, write the csv and the markdown table, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=REPO / "results", help="a finished default run's results/")
+    parser.add_argument("--name", default="bm3d_profiles",
+                        help="file name of the results, without suffix (e.g. bm3d_profiles_stress for another preset)")
     parser.add_argument("--frames", type=int, default=4, help="frames filtered per test FOV (the workflow's default)")
     args = parser.parse_args()
     table = measure(args.results, args.frames)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    table.to_csv(RESULTS / "bm3d_profiles.csv", index=False)
-    (RESULTS / "bm3d_profiles.md").write_text(markdown(table, args.frames))
-    print((RESULTS / "bm3d_profiles.md").read_text())
+    table.to_csv(RESULTS / f"{args.name}.csv", index=False)
+    (RESULTS / f"{args.name}.md").write_text(markdown(table, args.frames))
+    print((RESULTS / f"{args.name}.md").read_text())
 
 
 if __name__ == "__main__":
