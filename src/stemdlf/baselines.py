@@ -24,6 +24,11 @@ grid while the score still rises, and then tries the values between the best one
 neighbours. The chosen value is applied to every evaluated frame and recorded with the score of
 every value tried. Images are on the 0..65535 scale; the filters work on 0..1.
 
+The three BM3D baselines run with one of the ``bm3d`` package's profiles (``bm3d_profile``):
+its normal one (``"np"``) or its low-complexity one (``"lc"``, about 3x faster), which the
+workflow uses by default (``evaluate.bm3d_profile``; ``benchmarks/bm3d_profiles.py`` measures
+both). Tuning runs under the profile that filters.
+
 bm3d is licensed for non-commercial use only (see its PyPI page).
 """
 
