@@ -40,13 +40,16 @@ def test_scan_psf_recovers_a_known_causal_kernel():
     np.testing.assert_allclose(psf[0], true, atol=0.02)
 
 
+def noisy_frames(seed, scene_seed, size, n):
+    """A clean scene, ``n`` noisy frames of it, their noise spectrum and an identity scan PSF."""
+    clean = scene(scene_seed, (size, size))
+    frames = clean[None] + np.random.default_rng(seed).normal(0, 4000, (n, size, size))
+    return clean, frames, noise_psd(frames, (size, size)), np.array([[0.0, 1.0, 0.0]])
+
+
 @pytest.mark.parametrize("method", ["Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur"])
 def test_each_baseline_is_tuned_and_beats_the_noisy_input(method):
-    rng = np.random.default_rng(2)
-    clean = scene(3, (48, 48))
-    frames = clean[None] + rng.normal(0, 4000, (3, 48, 48))
-    psd = noise_psd(frames, (48, 48))
-    psf = np.array([[0.0, 1.0, 0.0]])
+    clean, frames, psd, psf = noisy_frames(2, 3, 48, 3)
     tuned = tune(method, frames[0], clean, search_crop_px=48, psd=psd, psf=psf)
     assert tuned.parameter == max(tuned.scores, key=tuned.scores.get) and len(tuned.scores) >= 3
     out = apply_baseline(method, frames[1:], tuned.parameter, psd, psf)
@@ -57,11 +60,7 @@ def test_each_baseline_is_tuned_and_beats_the_noisy_input(method):
 
 @pytest.mark.parametrize("method", ["BM3D", "BM3D-PSD", "BM3D-deblur"])
 def test_the_low_complexity_bm3d_profile_is_another_filter_that_also_denoises(method):
-    rng = np.random.default_rng(4)
-    clean = scene(5, (64, 64))
-    frames = clean[None] + rng.normal(0, 4000, (2, 64, 64))
-    psd = noise_psd(frames, (64, 64))
-    psf = np.array([[0.0, 1.0, 0.0]])
+    clean, frames, psd, psf = noisy_frames(4, 5, 64, 2)
     normal = apply_baseline(method, frames[:1], 1.0 if method != "BM3D" else 0.06, psd, psf)
     low = apply_baseline(method, frames[:1], 1.0 if method != "BM3D" else 0.06, psd, psf, bm3d_profile="lc")
     assert np.abs(low - normal).max() > 1  # the profile reaches bm3d: a different filter

@@ -106,6 +106,13 @@ def test_changing_the_distortion_method_replans_only_the_selection_downstream(ti
     assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 8
 
 
+def test_changing_the_bm3d_profile_replans_only_the_bm3d_baselines_and_their_evaluation(tiny_run):
+    jobs = replan(tiny_run, "evaluate", {"bm3d_profile": "np"})
+    assert jobs["baseline_fov"] == 3 * 2  # BM3D, BM3D-PSD, BM3D-deblur on the 2 test FOVs; not Gaussian, NLM
+    assert jobs["metrics_method"] == 3 and jobs["tables"] == 1
+    assert not {"train_variant", "train_care", "denoise_variant", "noise_model", "correct_fov"} & set(jobs)
+
+
 def test_editing_a_library_module_reruns_the_jobs_that_import_it_and_no_other(tiny_run, tmp_path):
     import os
 

@@ -13,6 +13,7 @@ with log_to(snakemake.log[0]) as log:
     slow = read_tiff(snakemake.input.slow)
     tone = noise["tone"] if snakemake.params.tone_match else None
     profile = snakemake.params.bm3d_profile or "np"  # None for the baselines that are not BM3D
+    recorded = {"bm3d_profile": profile} if snakemake.params.bm3d_profile else {}
     tuned = tune(method, frames[0], slow, snakemake.params.search_crop_px, noise["psd"], noise["psf"], tone,
                  threads=snakemake.threads, bm3d_profile=profile)
     log.info("%s on %s: parameter %s (PSNR on the tuning crop: %s)", method, snakemake.wildcards.fov,
@@ -21,10 +22,9 @@ with log_to(snakemake.log[0]) as log:
                          bm3d_profile=profile)
     write_tiff(snakemake.output.image, out, pixel_size_nm(snakemake.input.rapid),
                metadata={"method": method, "parameter": tuned.parameter,
-                         "tone_matched": int(bool(snakemake.params.tone_match)),
-                         **({"bm3d_profile": profile} if method.startswith("BM3D") else {})})
+                         "tone_matched": int(bool(snakemake.params.tone_match)), **recorded})
     write_json(snakemake.output.tuning, {"method": method, "fov": snakemake.wildcards.fov,
                                          "parameter": tuned.parameter,
                                          "tone_matched": bool(snakemake.params.tone_match),
-                                         **({"bm3d_profile": profile} if method.startswith("BM3D") else {}),
+                                         **recorded,
                                          "psnr_by_parameter": {str(k): v for k, v in tuned.scores.items()}})
