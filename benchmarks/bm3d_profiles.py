@@ -29,9 +29,9 @@ import pandas as pd
 import yaml
 from speed import REPO, RESULTS, machine  # benchmarks/speed.py, beside this script
 
-from stemdlf.baselines import BM3D_PROFILES, apply_baseline, tune
-from stemdlf.evaluate import method_metrics, truth_image
-from stemdlf.tiff import read_tiff
+from stemdlf.baselines.classical import BM3D_PROFILES, apply_baseline, tune
+from stemdlf.evaluate.tables import method_metrics, truth_image
+from stemdlf.io.tiff import read_tiff
 
 METHODS = ("BM3D", "BM3D-PSD", "BM3D-deblur")
 METRICS = {"psnr": "PSNR vs slow scan (dB)", "psnr_truth": "PSNR vs truth (dB)", "ssim_truth": "SSIM vs truth"}

@@ -9,7 +9,7 @@ the two view-matching fixes) and ``dp``, each on the reference FOV that ``distor
 auto`` picks and as the median over all FOVs (``global``).
 
 Writes benchmarks/results/distortion.csv and prints it. Accuracy is the RMS of rapid_x over the
-covered columns, raw and after removing the detector delay (see stemdlf.distortion.compare_to_truth).
+covered columns, raw and after removing the detector delay (see stemdlf.preprocess.distortion.compare_to_truth).
 Also times DCFI of the FOV and applying the profile to its 50-frame stack.
 """
 
@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from stemdlf.dcfi import DriftOptions, dcfi
-from stemdlf.distortion import (
+from stemdlf.io.tiff import read_tiff
+from stemdlf.preprocess.dcfi import DriftOptions, dcfi
+from stemdlf.preprocess.distortion import (
     METHODS,
     DistortionOptions,
     combine_profiles,
@@ -33,9 +34,8 @@ from stemdlf.distortion import (
     estimate_distortion,
     heterogeneity_score,
 )
-from stemdlf.normalise import minmax_normalise
+from stemdlf.preprocess.normalise import minmax_normalise
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_dataset
-from stemdlf.tiff import read_tiff
 
 OUT = Path(__file__).resolve().parent / "results" / "distortion.csv"
 

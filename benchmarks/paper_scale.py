@@ -41,7 +41,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from stemdlf.config import load_config, variant_settings  # noqa: E402
+from stemdlf.config.load import load_config, variant_settings  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "paper_scale.csv"
 README = ROOT / "README.md"

@@ -36,11 +36,11 @@ import pandas as pd  # noqa: E402
 import tifffile  # noqa: E402
 import yaml  # noqa: E402
 
-from stemdlf.denoise import Denoiser  # noqa: E402
-from stemdlf.evaluate import truth_image  # noqa: E402
-from stemdlf.metrics import psnr, spectral_cutoff, ssim  # noqa: E402
-from stemdlf.patches import training_pairs  # noqa: E402
-from stemdlf.train import TrainingSettings, train_model  # noqa: E402
+from stemdlf.evaluate.metrics import psnr, spectral_cutoff, ssim  # noqa: E402
+from stemdlf.evaluate.tables import truth_image  # noqa: E402
+from stemdlf.nn.denoise import Denoiser  # noqa: E402
+from stemdlf.nn.patches import training_pairs  # noqa: E402
+from stemdlf.nn.train import TrainingSettings, train_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results"

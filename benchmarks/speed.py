@@ -14,10 +14,10 @@ like; every time is the median of ``--repeats`` timings.
   512x512 image (C = 8, 16, 64) through the Keras backend, in GFLOP/s.
 - **training**: the default config's paper-faithful DLF-Slow model and the recommended DLF-5F
   (5 input frames, no batch norm): the compiled step alone (``train_on_batch``) and a step
-  inside :func:`stemdlf.train.train_model` (patch sampling, validation and per-epoch checkpoints
+  inside :func:`stemdlf.nn.train.train_model` (patch sampling, validation and per-epoch checkpoints
   included), patches/s, and the step's FLOPs over its time as a fraction of the calibrated
   convolution rate at the model's first-level width.
-- **inference**: ms per 512x512 frame of each model at batch 1 and 8 (:class:`stemdlf.denoise.Denoiser`),
+- **inference**: ms per 512x512 frame of each model at batch 1 and 8 (:class:`stemdlf.nn.denoise.Denoiser`),
   and ``stemdlf denoise --normalise --distortion`` end to end on a 200-frame 512x512 uint16 stack:
   frames/s, its ratio to the acquisition rate (26.2 ms per frame at 100 ns/pixel) and peak RSS.
 - ``--marginal N``: also ``stemdlf denoise`` on an N-frame stack; the frames past 200 over the extra
@@ -114,7 +114,7 @@ def median_time(fn, repeats: int, warmup: int = 2) -> float:
 
 
 def unet_flops_per_px(depth: int, filters: int, kernel: int, frames: int = 1) -> float:
-    """Forward FLOPs per pixel of :func:`stemdlf.unet.build_unet` (convolutions only: 2 per MAC)."""
+    """Forward FLOPs per pixel of :func:`stemdlf.nn.unet.build_unet` (convolutions only: 2 per MAC)."""
     macs, c = 0.0, frames
     for level in range(depth):
         f = filters * 2**level
@@ -166,9 +166,9 @@ def training(repeats: int, conv_rates: dict[int, float], large_batch: int | None
     """Training step time, patches per second and fraction of the calibrated conv rate."""
     import keras
 
-    from stemdlf.patches import TrainingPair
-    from stemdlf.train import TrainingSettings, train_model
-    from stemdlf.unet import UNetSettings, build_unet
+    from stemdlf.nn.patches import TrainingPair
+    from stemdlf.nn.train import TrainingSettings, train_model
+    from stemdlf.nn.unet import UNetSettings, build_unet
 
     rows, rng = [], np.random.default_rng(0)
     for name, (unet, extra) in MODELS.items():
@@ -240,10 +240,10 @@ def run_denoise(model: Path, stack: Path, workdir: Path) -> tuple[float, float]:
 
 def inference(repeats: int, workdir: Path, large_batch: int | None = None, marginal: int | None = None) -> list[dict]:
     """Per-frame inference time and ``stemdlf denoise`` end to end against the acquisition rate."""
-    from stemdlf.denoise import Denoiser
-    from stemdlf.distortion import Distortion
-    from stemdlf.train import TrainingSettings, write_model_card
-    from stemdlf.unet import UNetSettings, build_unet
+    from stemdlf.nn.denoise import Denoiser
+    from stemdlf.nn.train import TrainingSettings, write_model_card
+    from stemdlf.nn.unet import UNetSettings, build_unet
+    from stemdlf.preprocess.distortion import Distortion
 
     rows, rng = [], np.random.default_rng(0)
 

@@ -1,6 +1,6 @@
 """Benchmark: one training on every core, or one training per core side by side.
 
-The workflow gives each training and denoising job one thread (``stemdlf.threads``), so that
+The workflow gives each training and denoising job one thread (``stemdlf.runtime.threads``), so that
 on a small machine two jobs run side by side. This measures whether that is the right trade on
 the machine it runs on: the same short training of the default models (DLF-Slow's paper recipe
 and the recommended DLF-5F) run
@@ -29,10 +29,10 @@ from speed import RESULTS, machine  # benchmarks/speed.py, beside this script
 #: One training run in a fresh process: the default U-Net, 16 x 64x64 patches per step.
 CHILD = """
 import sys, time
-from stemdlf.threads import limit_cpu_threads
+from stemdlf.runtime.threads import limit_cpu_threads
 limit_cpu_threads(int(sys.argv[1]))
 import keras, numpy as np
-from stemdlf.unet import UNetSettings, build_unet
+from stemdlf.nn.unet import UNetSettings, build_unet
 frames = 5 if sys.argv[2] == "DLF-5F" else 1
 model = build_unet(UNetSettings(depth=2, base_filters=8, batch_norm=frames == 1, input_frames=frames))
 model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")

@@ -29,8 +29,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from speed import accelerator, median_time  # noqa: E402  (benchmarks/speed.py, beside this script)
 
-from stemdlf.denoise import Denoiser  # noqa: E402
-from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
+from stemdlf.nn.denoise import Denoiser  # noqa: E402
+from stemdlf.nn.unet import UNetSettings, build_unet  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "training.csv"
 MODELS = {

@@ -1,11 +1,11 @@
-"""The ablation table (stemdlf.ablation) from a summary with known values."""
+"""The ablation table (stemdlf.workflow.ablation) from a summary with known values."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from stemdlf.ablation import ablation_markdown, ablation_table, check_ablation
 from stemdlf.errors import ConfigError
+from stemdlf.workflow.ablation import ablation_markdown, ablation_table, check_ablation
 
 
 def summary(rows):

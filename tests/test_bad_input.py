@@ -17,7 +17,7 @@ import tifffile
 pytest.importorskip("keras")
 
 from stemdlf.cli import main  # noqa: E402
-from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
+from stemdlf.nn.unet import UNetSettings, build_unet  # noqa: E402
 
 RNG = np.random.default_rng(0)
 STACK = RNG.integers(0, 60000, (6, 32, 32)).astype(np.uint16)
@@ -143,8 +143,8 @@ def test_bad_input_is_refused_with_one_line_and_status_2(case, files, args, word
 
 def test_lzw_compressed_frames_are_read_like_uncompressed_ones(tmp_path):
     """A common Fiji and microscope export: needs imagecodecs, a dependency."""
-    from stemdlf.inputs import check_stack
-    from stemdlf.tiff import read_tiff
+    from stemdlf.io.inputs import check_stack
+    from stemdlf.io.tiff import read_tiff
 
     _write(tmp_path / "lzw.tif", STACK, compression="lzw")
     assert check_stack(tmp_path / "lzw.tif")[0] == STACK.shape

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from stemdlf.baselines import GRIDS, apply_baseline, estimate_scan_psf, noise_psd, tune
-from stemdlf.metrics import MAX_I, psnr
+from stemdlf.baselines.classical import GRIDS, apply_baseline, estimate_scan_psf, noise_psd, tune
+from stemdlf.evaluate.metrics import MAX_I, psnr
 
 
 def scene(seed=0, shape=(64, 64)):
@@ -73,7 +73,7 @@ def test_an_unknown_bm3d_profile_is_refused_by_name():
 
 
 def test_tone_curve_recovers_a_known_transfer():
-    from stemdlf.baselines import apply_tone_curve, fit_tone_curve
+    from stemdlf.baselines.classical import apply_tone_curve, fit_tone_curve
 
     slow = [scene(s, (64, 64)) for s in range(3)]
     transfer = lambda v: 65535 * (v / 65535) ** 1.6 + 2000  # monotone, non-linear  # noqa: E731
@@ -88,7 +88,7 @@ def test_tone_curve_recovers_a_known_transfer():
 
 @pytest.mark.parametrize("best", [0.11, 0.03, 0.4, 1.2, 0.012])
 def test_the_coarse_to_fine_search_finds_the_peak_of_a_unimodal_score_with_fewer_evaluations(best):
-    from stemdlf.baselines import search_parameter
+    from stemdlf.baselines.classical import search_parameter
 
     grid = GRIDS["BM3D"]  # 0.03 .. 0.4, seven values
     calls = []
@@ -108,7 +108,7 @@ def test_the_coarse_to_fine_search_finds_the_peak_of_a_unimodal_score_with_fewer
 
 
 def test_the_search_stops_extending_a_grid_after_its_allowance():
-    from stemdlf.baselines import search_parameter
+    from stemdlf.baselines.classical import search_parameter
 
     scores = search_parameter(lambda p: p, [1.0, 2.0, 4.0, 8.0, 16.0], extend_steps=2)  # rises forever
     # coarse values 1, 4, 16; two steps of x4 past 16, then the midpoint below the last

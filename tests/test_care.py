@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from stemdlf.care import care_denoise, care_patches, load_care, target_range, train_care
-from stemdlf.patches import TrainingPair
+from stemdlf.baselines.care import care_denoise, care_patches, load_care, target_range, train_care
+from stemdlf.nn.patches import TrainingPair
 
 pytestmark = pytest.mark.filterwarnings("ignore:small number of validation images",
                                         "ignore:`shuffle=True` was passed")

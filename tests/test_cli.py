@@ -5,7 +5,7 @@ import tifffile
 from conftest import REPO
 
 from stemdlf.cli import main
-from stemdlf.tiff import pixel_size_nm
+from stemdlf.io.tiff import pixel_size_nm
 
 
 def test_simulate_validate_dcfi(tmp_path, capsys):
@@ -56,7 +56,7 @@ def test_an_output_path_that_is_the_input_is_refused_and_the_raw_data_kept(tmp_p
     argv = (["dcfi", str(raw), "-o", str(raw)] if command == "dcfi"
             else ["denoise", str(model), str(raw), "-o", str(raw)])
     if command == "denoise":
-        from stemdlf.unet import UNetSettings, build_unet
+        from stemdlf.nn.unet import UNetSettings, build_unet
 
         build_unet(UNetSettings(depth=2, base_filters=4)).save(model)
     assert main(argv) == 2

@@ -6,16 +6,16 @@ from conftest import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from stemdlf.config import acquisition_params, deep_merge, drift_options, load_config, simulator_params
-from stemdlf.dcfi import DriftOptions
-from stemdlf.distortion import DistortionOptions
+from stemdlf.config.load import acquisition_params, deep_merge, drift_options, load_config, simulator_params
+from stemdlf.config.settings import section
 from stemdlf.errors import ConfigError
-from stemdlf.settings import section
+from stemdlf.nn.train import TrainingSettings
+from stemdlf.nn.unet import UNetSettings
+from stemdlf.preprocess.dcfi import DriftOptions
+from stemdlf.preprocess.distortion import DistortionOptions
 from stemdlf.simulate.params import AcquisitionParams, SimulatorParams
-from stemdlf.train import TrainingSettings
-from stemdlf.unet import UNetSettings
 
-SCHEMA = REPO / "src" / "stemdlf" / "schema.yaml"
+SCHEMA = REPO / "src" / "stemdlf" / "config" / "schema.yaml"
 
 
 def default_config():
@@ -124,7 +124,7 @@ def test_load_config_errors_name_the_file(tmp_path):
 
 
 def test_variant_settings_merge_shared_training_keys():
-    from stemdlf.config import variant_settings
+    from stemdlf.config.load import variant_settings
 
     config = {"training": {"epochs": 10, "batch_size": 16, "validation_fraction": 0.25,
                            "model": {"depth": 2, "base_filters": 8}},
@@ -142,7 +142,7 @@ def test_variant_settings_merge_shared_training_keys():
 
 
 def test_exponent_strings_are_read_as_numbers_and_nothing_else_changes():
-    from stemdlf.config import yaml12_numbers
+    from stemdlf.config.load import yaml12_numbers
 
     loaded = yaml.safe_load("lr: 1e-3\nb: 2E+5\nname: 1e-3x\nkeep: '1.0'\nnested: {x: [-3e2, fov001]}\n")
     assert loaded["lr"] == "1e-3"  # what PyYAML gives
@@ -151,7 +151,7 @@ def test_exponent_strings_are_read_as_numbers_and_nothing_else_changes():
 
 
 def test_training_settings_are_checked_against_the_frames():
-    from stemdlf.plan import check_training_fits
+    from stemdlf.workflow.plan import check_training_fits
 
     check_training_fits("V", {"patch_size": 64, "model": {"depth": 3}}, (64, 80))
     with pytest.raises(ConfigError, match="patch_size 20 is not a multiple of 2\\*\\*depth = 8"):
@@ -161,7 +161,7 @@ def test_training_settings_are_checked_against_the_frames():
 
 
 def test_which_variants_and_datasets_run():
-    from stemdlf.plan import active_datasets, run_variants, used_datasets
+    from stemdlf.workflow.plan import active_datasets, run_variants, used_datasets
 
     config = load_config(REPO / "config/config.yaml")
     names, notes = run_variants(config)

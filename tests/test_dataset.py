@@ -6,8 +6,8 @@ import tifffile
 import yaml
 from conftest import write_fov
 
-from stemdlf.dataset import discover_fovs, read_dataset_meta, validate_dataset
 from stemdlf.errors import DataError
+from stemdlf.io.dataset import discover_fovs, read_dataset_meta, validate_dataset
 
 
 def make_dataset(root, n=2, **fov_arrays):

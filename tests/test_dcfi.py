@@ -4,7 +4,7 @@ import pytest
 import tifffile
 from scipy import ndimage
 
-from stemdlf.dcfi import DriftOptions, dcfi, estimate_drift, shift_frames
+from stemdlf.preprocess.dcfi import DriftOptions, dcfi, estimate_drift, shift_frames
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_dataset
 
 
@@ -72,7 +72,7 @@ def test_correlation_shift_is_skimages_phase_correlation():
     from scipy import fft
     from skimage.registration import phase_cross_correlation
 
-    from stemdlf.dcfi import correlation_shift
+    from stemdlf.preprocess.dcfi import correlation_shift
 
     rng = np.random.default_rng(3)
     for shape, shift in [((128, 128), (0.4, -0.7)), ((96, 130), (-5.3, 12.85)), ((127, 64), (2.0, 0.0))]:
@@ -87,7 +87,7 @@ def test_correlation_shift_is_skimages_phase_correlation():
 
 
 def test_registration_in_threads_gives_the_same_shifts():
-    from stemdlf.dcfi import register_to_template
+    from stemdlf.preprocess.dcfi import register_to_template
 
     base = textured((96, 96))
     rng = np.random.default_rng(5)
@@ -100,7 +100,7 @@ def test_registration_in_threads_gives_the_same_shifts():
 
 
 def test_chunked_dcfi_in_threads_equals_one_thread():
-    from stemdlf.dcfi import dcfi_chunked
+    from stemdlf.preprocess.dcfi import dcfi_chunked
 
     base = textured((96, 96))
     rng = np.random.default_rng(6)

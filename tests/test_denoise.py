@@ -7,10 +7,10 @@ import tifffile
 pytest.importorskip("keras")
 
 from stemdlf.cli import main  # noqa: E402
-from stemdlf.denoise import Denoiser, denoise_stack, load_model  # noqa: E402
 from stemdlf.errors import DataError  # noqa: E402
-from stemdlf.tiff import pixel_size_nm, write_tiff  # noqa: E402
-from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
+from stemdlf.io.tiff import pixel_size_nm, write_tiff  # noqa: E402
+from stemdlf.nn.denoise import Denoiser, denoise_stack, load_model  # noqa: E402
+from stemdlf.nn.unet import UNetSettings, build_unet  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +110,8 @@ def test_a_multi_frame_filter_takes_each_frames_window_across_chunks(tmp_path, c
 
 
 def test_a_mean_frame_scaled_filter_scales_each_stack_by_its_own_mean_frame(tmp_path):
-    from stemdlf.normalise import mean_frame_scaling, scale_frames
-    from stemdlf.train import TrainingSettings, write_model_card
+    from stemdlf.nn.train import TrainingSettings, write_model_card
+    from stemdlf.preprocess.normalise import mean_frame_scaling, scale_frames
 
     settings = UNetSettings(depth=2, base_filters=4)
     path = tmp_path / "m.keras"
@@ -135,7 +135,7 @@ def test_a_mean_frame_scaled_filter_scales_each_stack_by_its_own_mean_frame(tmp_
 def test_cli_aligns_a_drifting_raw_stack_for_a_multi_frame_filter(tmp_path):
     from scipy import ndimage
 
-    from stemdlf.train import TrainingSettings, write_model_card
+    from stemdlf.nn.train import TrainingSettings, write_model_card
 
     settings = UNetSettings(depth=2, base_filters=4, input_frames=3)
     path = tmp_path / "m.keras"
@@ -204,7 +204,7 @@ def test_tiled_filtering_equals_whole_frame_filtering():
 def test_cli_warns_when_the_frames_pixel_size_is_far_from_the_training_datas(tmp_path, capsys):
     import json
 
-    from stemdlf.train import MODEL_CARD_FORMAT
+    from stemdlf.nn.train import MODEL_CARD_FORMAT
 
     model = tmp_path / "filter.keras"
     build_unet(UNetSettings(depth=2, base_filters=4)).save(model)
@@ -222,7 +222,7 @@ def test_cli_warns_when_the_frames_pixel_size_is_far_from_the_training_datas(tmp
 def test_cli_prepares_raw_counts_as_the_filters_card_says(tmp_path, capsys):
     import json
 
-    from stemdlf.train import MODEL_CARD_FORMAT
+    from stemdlf.nn.train import MODEL_CARD_FORMAT
 
     model = tmp_path / "filter.keras"
     build_unet(UNetSettings(depth=2, base_filters=4)).save(model)
@@ -253,7 +253,7 @@ def test_cli_prepares_raw_counts_as_the_filters_card_says(tmp_path, capsys):
 def test_cli_refuses_one_image_for_a_multi_frame_filter(tmp_path, capsys):
     import json
 
-    from stemdlf.train import MODEL_CARD_FORMAT
+    from stemdlf.nn.train import MODEL_CARD_FORMAT
 
     model = tmp_path / "five.keras"
     build_unet(UNetSettings(depth=2, base_filters=4, input_frames=5)).save(model)

@@ -5,7 +5,9 @@ import pytest
 from conftest import replace
 from scipy import ndimage
 
-from stemdlf.distortion import (
+from stemdlf.errors import DataError
+from stemdlf.io.tiff import read_tiff
+from stemdlf.preprocess.distortion import (
     Distortion,
     DistortionOptions,
     DistortionQualityError,
@@ -17,11 +19,9 @@ from stemdlf.distortion import (
     noise_sigma,
     psnr_db,
 )
-from stemdlf.errors import DataError
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_fov
 from stemdlf.simulate.scan import rapid_columns, true_distortion_profile
-from stemdlf.split import split_fovs
-from stemdlf.tiff import read_tiff
+from stemdlf.workflow.split import split_fovs
 
 
 def known_warp_pair(tmp_path, seed=5, size=160):
@@ -195,7 +195,7 @@ def test_split_is_stable_when_fovs_are_added():
 
 
 def test_explicit_split_lists_take_the_rest():
-    from stemdlf.split import explicit_split
+    from stemdlf.workflow.split import explicit_split
 
     fovs = [f"fov{i:03d}" for i in range(6)]
     assert explicit_split(fovs, None, ["fov004", "fov001"]) == {
@@ -205,7 +205,7 @@ def test_explicit_split_lists_take_the_rest():
 
 def test_explicit_split_refuses_unknown_or_shared_fovs():
     from stemdlf.errors import DataError
-    from stemdlf.split import explicit_split
+    from stemdlf.workflow.split import explicit_split
 
     fovs = ["fov000", "fov001", "fov002"]
     with pytest.raises(DataError, match="does not have: fov009"):

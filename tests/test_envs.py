@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO
 from packaging.requirements import Requirement
 
-from stemdlf.provenance import imported_modules, library_sources
+from stemdlf.workflow.provenance import imported_modules, library_sources
 
 SRC = REPO / "src"
 #: import name -> distribution name, where they differ

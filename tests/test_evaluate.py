@@ -7,8 +7,8 @@ import yaml
 from conftest import REPO
 from scipy import ndimage
 
-from stemdlf.claims import check_claims, claims_markdown
-from stemdlf.evaluate import method_metrics, slow_scan_metrics, summarise, summary_markdown, truth_image
+from stemdlf.evaluate.claims import check_claims, claims_markdown
+from stemdlf.evaluate.tables import method_metrics, slow_scan_metrics, summarise, summary_markdown, truth_image
 
 
 def tidy(rows):
@@ -87,7 +87,7 @@ def test_claims_say_how_a_comparison_goes_fov_by_fov():
 
 
 def test_readme_block_comes_from_the_tables_and_replaces_only_its_markers():
-    from stemdlf.readme import BEGIN, END, replace_block, results_block
+    from stemdlf.workflow.readme import BEGIN, END, replace_block, results_block
 
     summary = pd.DataFrame({"method": ["rapid", "rapid", "DLF-5F", "DLF-5F"],
                             "metric": ["psnr_truth", "psnr", "psnr_truth", "psnr"],
@@ -107,7 +107,7 @@ def test_readme_block_comes_from_the_tables_and_replaces_only_its_markers():
 
 
 def test_crops_show_the_region_with_the_most_fine_detail():
-    from stemdlf.paper_figures import crops, detail_region
+    from stemdlf.workflow.paper_figures import crops, detail_region
 
     rng = np.random.default_rng(0)
     truth = np.full((128, 128), 30000.0)
@@ -122,7 +122,7 @@ def test_crops_show_the_region_with_the_most_fine_detail():
 def test_readme_results_block_has_the_shape_the_workflow_writes():
     """README's results block is pasted from results/readme_results.md: same markers, same table header,
     one row per method of the default config (nothing typed by hand in between)."""
-    from stemdlf.readme import BEGIN, END, results_block
+    from stemdlf.workflow.readme import BEGIN, END, results_block
 
     readme = (REPO / "README.md").read_text()
     block = readme[readme.index(BEGIN) + len(BEGIN):readme.index(END)].strip()
@@ -138,7 +138,7 @@ def test_readme_results_block_has_the_shape_the_workflow_writes():
 def test_statistics_figure_shows_every_method_in_order_coloured_by_family():
     from matplotlib.colors import to_hex
 
-    from stemdlf.stats_figure import FAMILY_COLOURS, method_family, stats_figure
+    from stemdlf.workflow.stats_figure import FAMILY_COLOURS, method_family, stats_figure
 
     rows = []
     for k, method in enumerate(["rapid", "DLF-Slow", "BM3D", "CARE", "DLF-5F", "slow"]):
@@ -156,7 +156,7 @@ def test_statistics_figure_shows_every_method_in_order_coloured_by_family():
 
 
 def test_a_failed_single_fov_claim_says_how_each_variant_was_trained():
-    from stemdlf.claims import single_fov_budget
+    from stemdlf.evaluate.claims import single_fov_budget
 
     summary = pd.DataFrame({"method": ["DLF-Slow", "DLF-100", "DLF-500"], "metric": ["psnr"] * 3,
                             "mean": [20.0, 18.5, 18.4], "sd": [0.1] * 3, "change_vs_rapid_pct": [0.0] * 3})
@@ -179,7 +179,7 @@ def test_a_failed_single_fov_claim_says_how_each_variant_was_trained():
 
 
 def test_the_spectra_of_fig2_and_fig4_share_one_colour_scale_with_a_colour_bar():
-    from stemdlf import paper_figures
+    from stemdlf.workflow import paper_figures
 
     rng = np.random.default_rng(0)
     clean = ndimage.gaussian_filter(rng.random((64, 64)), 2) * 65535
@@ -195,9 +195,9 @@ def test_the_spectra_of_fig2_and_fig4_share_one_colour_scale_with_a_colour_bar()
 def test_a_filters_test_scores_are_its_summary_means_and_join_its_card(tmp_path):
     import json
 
-    from stemdlf.denoise import read_model_card
-    from stemdlf.evaluate import test_metrics
-    from stemdlf.train import MODEL_CARD_FORMAT
+    from stemdlf.evaluate.tables import test_metrics
+    from stemdlf.nn.denoise import read_model_card
+    from stemdlf.nn.train import MODEL_CARD_FORMAT
 
     summary = summarise(tidy([("a", 0, "DLF", "psnr", 20.0), ("a", 1, "DLF", "psnr", 22.0),
                               ("a", 0, "DLF", "psnr_truth", 25.0), ("a", 0, "other", "psnr", 1.0)]))
@@ -211,7 +211,7 @@ def test_a_filters_test_scores_are_its_summary_means_and_join_its_card(tmp_path)
 
 
 def test_fig3_fits_a_double_column_and_its_legend_hides_no_bar():
-    from stemdlf import paper_figures
+    from stemdlf.workflow import paper_figures
 
     rng = np.random.default_rng(1)
     clean = ndimage.gaussian_filter(rng.random((64, 64)), 2) * 65535
@@ -250,9 +250,9 @@ def test_every_paper_figure_is_one_or_two_columns_wide_with_print_sized_text():
 
     Fails on the previous figures (fig2 was 2.6 in per panel, 15.6 in wide; fig1 12 in; fig5 5.5 in).
     """
-    from stemdlf import paper_figures
-    from stemdlf.figure_style import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN
-    from stemdlf.stats_figure import stats_figure
+    from stemdlf.workflow import paper_figures
+    from stemdlf.workflow.figure_style import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN
+    from stemdlf.workflow.stats_figure import stats_figure
 
     images = _figure_images()
     slow = images["slow"]
@@ -276,7 +276,7 @@ def test_every_paper_figure_is_one_or_two_columns_wide_with_print_sized_text():
 
 
 def test_line_plots_keep_red_for_the_slow_scan_and_give_every_method_its_own_colour():
-    from stemdlf.figure_style import method_colours
+    from stemdlf.workflow.figure_style import method_colours
 
     names = ["rapid", "slow"] + [f"DLF-{k}" for k in range(12)]
     colours = method_colours(names)
@@ -286,7 +286,7 @@ def test_line_plots_keep_red_for_the_slow_scan_and_give_every_method_its_own_col
 
 
 def test_fig2_wraps_at_three_images_per_row_so_each_stays_large_enough_to_read():
-    from stemdlf import paper_figures
+    from stemdlf.workflow import paper_figures
 
     fig = paper_figures.fig2(_figure_images(6), "fov000", 2.0)
     shown = [ax for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "gray"]
@@ -298,7 +298,7 @@ def test_fig2_wraps_at_three_images_per_row_so_each_stays_large_enough_to_read()
 
 
 def test_fig3_line_profiles_are_offset_so_no_trace_hides_another():
-    from stemdlf import paper_figures
+    from stemdlf.workflow import paper_figures
 
     images = _figure_images(4)
     summary = pd.DataFrame([("rapid", "psnr", 12.0, 1.0), ("DLF-5F", "psnr", 23.0, 0.5)],
@@ -314,7 +314,7 @@ def test_fig3_line_profiles_are_offset_so_no_trace_hides_another():
 def test_the_ablation_figure_keeps_the_rows_order_and_colours_the_recipes():
     from matplotlib.colors import to_hex
 
-    from stemdlf.stats_figure import FAMILY_COLOURS, ablation_figure, method_family
+    from stemdlf.workflow.stats_figure import FAMILY_COLOURS, ablation_figure, method_family
 
     rows = [{"variant": "DLF-Slow", "change": "paper recipe"}, {"variant": "ABL-steps", "change": "+ steps"},
             {"variant": "DLF-5F", "change": "+ 5 frames"}]
@@ -332,7 +332,7 @@ def test_the_ablation_figure_keeps_the_rows_order_and_colours_the_recipes():
 
 
 def test_long_ablation_changes_wrap_and_leave_the_panels_half_the_figure():
-    from stemdlf.stats_figure import ablation_figure
+    from stemdlf.workflow.stats_figure import ablation_figure
 
     long = "DLF-5F's recipe on DLF-100's pairs, from the shipped pretrained weights"
     rows = [{"variant": "DLF-Slow", "change": "paper recipe"}, {"variant": "ABL-5F-100-pretrained", "change": long}]
@@ -352,7 +352,7 @@ def test_long_ablation_changes_wrap_and_leave_the_panels_half_the_figure():
 
 
 def test_every_readme_section_the_tool_pastes_is_in_readme_once_and_filled():
-    from stemdlf.readme import SECTIONS
+    from stemdlf.workflow.readme import SECTIONS
 
     readme = (REPO / "README.md").read_text()
     for name, (begin, end) in SECTIONS.items():

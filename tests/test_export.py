@@ -1,4 +1,4 @@
-"""A trained filter as ONNX (stemdlf.export, `stemdlf export`): ONNX Runtime computes what Keras does."""
+"""A trained filter as ONNX (stemdlf.nn.export, `stemdlf export`): ONNX Runtime computes what Keras does."""
 
 import json
 
@@ -9,9 +9,9 @@ pytest.importorskip("keras")
 ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime is in the [export] and [test] extras")
 
 from stemdlf.cli import main  # noqa: E402
-from stemdlf.denoise import load_model  # noqa: E402
-from stemdlf.train import MODEL_CARD_FORMAT  # noqa: E402
-from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
+from stemdlf.nn.denoise import load_model  # noqa: E402
+from stemdlf.nn.train import MODEL_CARD_FORMAT  # noqa: E402
+from stemdlf.nn.unet import UNetSettings, build_unet  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_the_bioimageio_package_validates_and_its_test_output_is_the_keras_filte
 def test_a_bioimageio_description_that_does_not_validate_is_refused(tmp_path):
     pytest.importorskip("bioimageio.spec", reason="bioimageio.spec is in the [export] and [test] extras")
     from stemdlf.errors import DataError
-    from stemdlf.export import _validate_bioimageio
+    from stemdlf.nn.export import _validate_bioimageio
 
     rdf = tmp_path / "rdf.yaml"
     rdf.write_text("type: model\nformat_version: 0.5.4\nname: x\nweights: {onnx: {source: missing.onnx}}\n")

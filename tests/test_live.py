@@ -9,10 +9,10 @@ import tifffile
 
 pytest.importorskip("keras")
 
-from stemdlf.denoise import Denoiser  # noqa: E402
-from stemdlf.live import filter_stream, watch_folder  # noqa: E402
-from stemdlf.normalise import mean_frame_scaling  # noqa: E402
-from stemdlf.unet import UNetSettings, build_unet  # noqa: E402
+from stemdlf.nn.denoise import Denoiser  # noqa: E402
+from stemdlf.nn.live import filter_stream, watch_folder  # noqa: E402
+from stemdlf.nn.unet import UNetSettings, build_unet  # noqa: E402
+from stemdlf.preprocess.normalise import mean_frame_scaling  # noqa: E402
 
 
 def _random_model(frames: int, causal: bool):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from stemdlf.metrics import (
+from stemdlf.evaluate.metrics import (
     MAX_I,
     frame_metrics,
     horizontal_spectrum,

@@ -1,4 +1,4 @@
-"""Microscope files in (stemdlf.microscope, `stemdlf convert`): Velox EMD files written here in Velox's
+"""Microscope files in (stemdlf.io.microscope, `stemdlf convert`): Velox EMD files written here in Velox's
 layout, and the real Velox EMD and DM3 files shipped in the temul-toolkit wheel."""
 
 import subprocess
@@ -12,10 +12,10 @@ import yaml
 from velox import write_velox
 
 from stemdlf.cli import main as stemdlf_main
-from stemdlf.dataset import validate_dataset
 from stemdlf.errors import DataError
-from stemdlf.microscope import convert_fov, read_microscope, to_uint16
-from stemdlf.tiff import pixel_size_nm
+from stemdlf.io.dataset import validate_dataset
+from stemdlf.io.microscope import convert_fov, read_microscope, to_uint16
+from stemdlf.io.tiff import pixel_size_nm
 
 pytest.importorskip("rsciio", reason="RosettaSciIO is in the [io] and [test] extras")
 
@@ -99,7 +99,7 @@ def test_convert_refuses_what_the_data_contract_cannot_hold(tmp_path):
 def test_a_lazy_series_is_mapped_and_written_chunk_by_chunk_as_the_eager_one(tmp_path, monkeypatch):
     import dask.array as da
 
-    import stemdlf.microscope as microscope
+    import stemdlf.io.microscope as microscope
 
     rng = np.random.default_rng(4)
     floats = rng.normal(0, 3, (10, 12, 16)).astype(np.float32)
@@ -163,7 +163,7 @@ def test_real_velox_and_digitalmicrograph_files_are_read_with_their_calibration(
 
 
 def test_dcfi_and_denoise_take_a_microscope_file_directly(tmp_path):
-    from stemdlf.tiff import read_tiff
+    from stemdlf.io.tiff import read_tiff
 
     rng = np.random.default_rng(5)
     scene = np.kron(rng.integers(10000, 50000, (6, 7)), np.ones((8, 8))).astype(np.uint16)  # 48x56 blocks

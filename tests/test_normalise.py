@@ -5,8 +5,8 @@ import pytest
 import tifffile
 
 from stemdlf.errors import DataError
-from stemdlf.fov import normalise_fov, stack_minmax
-from stemdlf.normalise import FULL_SCALE, MinMax, apply_minmax, fit_minmax, minmax_normalise
+from stemdlf.preprocess.fov import normalise_fov, stack_minmax
+from stemdlf.preprocess.normalise import FULL_SCALE, MinMax, apply_minmax, fit_minmax, minmax_normalise
 
 
 def test_minmax_maps_extremes_to_0_and_65535():
@@ -64,7 +64,7 @@ def test_blank_acquisition_is_reported(tmp_path):
 
 
 def test_mean_frame_scaling_is_the_range_of_the_mean_frame_not_of_single_noisy_pixels():
-    from stemdlf.normalise import mean_frame_scaling, scale_frames
+    from stemdlf.preprocess.normalise import mean_frame_scaling, scale_frames
 
     rng = np.random.default_rng(0)
     specimen = np.linspace(10000.0, 30000.0, 32 * 32).reshape(32, 32)

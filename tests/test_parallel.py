@@ -1,8 +1,8 @@
-"""Frame-wise work in threads over slices of a stack (stemdlf.parallel)."""
+"""Frame-wise work in threads over slices of a stack (stemdlf.runtime.parallel)."""
 
 import numpy as np
 
-from stemdlf.parallel import map_slices
+from stemdlf.runtime.parallel import map_slices
 
 
 def test_map_slices_equals_one_call_and_passes_each_slice_its_offset():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from stemdlf.errors import DataError
-from stemdlf.patches import (
+from stemdlf.io.tiff import write_tiff
+from stemdlf.nn.patches import (
     TrainingPair,
     open_pair,
     sample_patches,
@@ -12,7 +13,6 @@ from stemdlf.patches import (
     split_validation_rows,
     training_pairs,
 )
-from stemdlf.tiff import write_tiff
 
 
 def ramp_pair(name="a", frames=5, h=48, w=40, rows=None):
@@ -102,7 +102,7 @@ def test_single_fov_is_split_by_rows(tmp_path):
 
 
 def test_frame_windows_are_centred_or_causal_and_mirrored_at_the_ends():
-    from stemdlf.patches import frame_window
+    from stemdlf.nn.patches import frame_window
 
     assert frame_window(5, 10, 1).tolist() == [5]
     assert frame_window(5, 10, 5).tolist() == [3, 4, 5, 6, 7]
@@ -120,6 +120,6 @@ def test_multi_frame_patches_hold_the_aligned_window_around_the_chosen_frame():
     assert np.allclose(frames, frames[:, :1, :1, :], atol=1e-3)
     centre = frames[:, 0, 0, 1]
     # channels are the neighbours of the centre frame, mirrored at the ends of the stack
-    from stemdlf.patches import frame_window
+    from stemdlf.nn.patches import frame_window
     for f, c in zip(frames[:, 0, 0, :], centre):
         assert f.tolist() == frame_window(int(c), 6, 3).tolist()

@@ -1,9 +1,9 @@
-"""The memory estimates the rules give the scheduler (stemdlf.plan), against hand-computed answers."""
+"""The memory estimates the rules give the scheduler (stemdlf.workflow.plan), against hand-computed answers."""
 
 import pytest
 
-from stemdlf import plan
 from stemdlf.errors import ConfigError
+from stemdlf.workflow import plan
 
 TRAINING = {"validation_patches": 256, "batch_size": 16, "patch_size": 64, "epochs": 10, "steps_per_epoch": 30}
 
@@ -36,7 +36,7 @@ def test_care_holds_its_patch_pool_up_to_the_limit():
 
 
 def test_variant_names_of_reference_methods_and_baselines_are_refused():
-    from stemdlf.plan import check_variant_names
+    from stemdlf.workflow.plan import check_variant_names
 
     check_variant_names(["DLF-Slow", "DLF-5F"])
     for name in ("rapid", "DCFI", "slow", "CARE", "BM3D", "NLM"):
@@ -45,7 +45,7 @@ def test_variant_names_of_reference_methods_and_baselines_are_refused():
 
 
 def test_care_trains_on_a_corrected_variant_of_the_run_and_takes_only_its_pairs_and_budget():
-    from stemdlf.plan import CARE_BUDGET_KEYS, care_settings, care_variant
+    from stemdlf.workflow.plan import CARE_BUDGET_KEYS, care_settings, care_variant
 
     config = {"evaluate": {"care": {"like": "DLF-5F"}}, "training": {"corrected": True},
               "variants": {"DLF-5F": {}, "DLF-raw": {"corrected": False}}}
@@ -64,7 +64,7 @@ def test_care_trains_on_a_corrected_variant_of_the_run_and_takes_only_its_pairs_
 
 
 def test_figure_panels_follow_the_roles_and_leave_out_what_the_run_lacks():
-    from stemdlf.plan import figure_panels, figures
+    from stemdlf.workflow.plan import figure_panels, figures
 
     roles = {"paper": "DLF-Slow", "paper_dcfi": "DLF-DCFI", "recommended": "DLF-5F"}
     methods = ["rapid", "DCFI", "DLF-Slow", "DLF-5F", "BM3D"]  # no CARE, no DLF-DCFI
@@ -80,7 +80,7 @@ def test_figure_panels_follow_the_roles_and_leave_out_what_the_run_lacks():
 
 
 def test_config_checks_against_the_data_name_the_key_and_the_remedy():
-    from stemdlf.plan import check_fov_count, check_reference, check_variant_frames
+    from stemdlf.workflow.plan import check_fov_count, check_reference, check_variant_frames
 
     check_fov_count("multi", 21, 20)
     with pytest.raises(ConfigError, match=r"datasets.multi.simulate.n_fovs is 3 but the split needs 20 FOVs"):
@@ -97,7 +97,7 @@ def test_config_checks_against_the_data_name_the_key_and_the_remedy():
 
 
 def test_fine_tuned_variants_start_from_a_trained_variant_of_the_same_model():
-    from stemdlf.plan import check_init_from
+    from stemdlf.workflow.plan import check_init_from
 
     model = {"depth": 2, "base_filters": 8}
     config = {"training": {"model": model}, "variants": {

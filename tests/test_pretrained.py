@@ -1,4 +1,4 @@
-"""The filter pretrained on the simulator that the package ships (stemdlf.pretrained), and fine-tuning from it."""
+"""The filter pretrained on the simulator that the package ships (stemdlf.nn.pretrained), and fine-tuning from it."""
 
 from pathlib import Path
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
-from stemdlf import pretrained
 from stemdlf.errors import ConfigError
-from stemdlf.unet import UNetSettings
+from stemdlf.nn import pretrained
+from stemdlf.nn.unet import UNetSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,7 +50,7 @@ def test_the_package_ships_dlf_5f_pretrained_as_config_pretrain_yaml_trains_it()
 def test_the_shipped_filter_loads_and_removes_noise_from_aligned_frames():
     from scipy import ndimage
 
-    from stemdlf.denoise import Denoiser
+    from stemdlf.nn.denoise import Denoiser
 
     denoiser = Denoiser(pretrained.weights_path("DLF-5F"))
     assert denoiser.input_frames == 5 and denoiser.input_scaling == "mean_frame"
@@ -73,7 +73,7 @@ def test_unknown_pretrained_filter_is_a_config_error_naming_what_ships():
 
 
 def test_variants_start_from_the_shipped_filter_only_with_its_model_and_scaling():
-    from stemdlf.plan import check_init_from
+    from stemdlf.workflow.plan import check_init_from
 
     five = {"input_frames": 5, "batch_norm": False}
     config = {"training": {"model": {"depth": 2, "base_filters": 8, "batch_norm": True}}, "variants": {

@@ -4,7 +4,7 @@ import shutil
 
 from conftest import REPO
 
-from stemdlf.provenance import code_fingerprint, imported_modules, library_sources
+from stemdlf.workflow.provenance import code_fingerprint, imported_modules, library_sources
 
 SCRIPTS = REPO / "workflow" / "scripts"
 
@@ -17,11 +17,14 @@ def _package_copy(tmp_path):
 
 def test_relative_and_function_level_imports_are_followed(tmp_path):
     root = _package_copy(tmp_path)
-    assert "stemdlf.resample" in imported_modules(root / "dcfi.py", root)  # from .resample import ...
+    probe = root / "preprocess" / "distortion" / "probe.py"
+    probe.write_text("from .profile import zncc\n\ndef f():\n    from ...io import tiff\n    from .. import resample\n")
+    found = imported_modules(probe, root)
+    assert "stemdlf.preprocess.distortion.profile" in found  # one dot: this subpackage
+    assert "stemdlf.io.tiff" in found  # three dots, inside a function: the package's io
+    assert "stemdlf.preprocess.resample" in found  # `from .. import module`
     reached = {p.relative_to(root).as_posix() for p in library_sources(SCRIPTS / "train_care.py", root)}
-    assert {"care.py", "__init__.py", "tiff.py"} <= reached
-    # stemdlf.distortion.profile imports ..resample: two levels up is the package
-    assert "stemdlf.resample" in imported_modules(root / "distortion" / "profile.py", root)
+    assert {"baselines/care.py", "__init__.py", "io/tiff.py"} <= reached
 
 
 def test_the_fingerprint_changes_with_the_code_a_script_reaches_and_only_with_it(tmp_path):
@@ -29,7 +32,7 @@ def test_the_fingerprint_changes_with_the_code_a_script_reaches_and_only_with_it
     estimate, simulate = SCRIPTS / "estimate_distortion.py", SCRIPTS / "simulate_fov.py"
     before = {s: code_fingerprint(s, root) for s in (estimate, simulate)}
     assert before[estimate] == code_fingerprint(estimate, REPO / "src" / "stemdlf")  # location does not matter
-    with open(root / "distortion" / "estimate.py", "a") as f:
+    with open(root / "preprocess" / "distortion" / "estimate.py", "a") as f:
         f.write("\n# an edit\n")
     assert code_fingerprint(estimate, root) != before[estimate]
     assert code_fingerprint(simulate, root) == before[simulate]  # the simulator does not import it

@@ -10,8 +10,8 @@ import tifffile
 import yaml
 from scipy import ndimage
 
-from stemdlf.dcfi import dcfi
-from stemdlf.distortion import (
+from stemdlf.preprocess.dcfi import dcfi
+from stemdlf.preprocess.distortion import (
     Distortion,
     FOVRegistration,
     RegistrationError,
@@ -22,7 +22,7 @@ from stemdlf.distortion import (
     register_fov,
     truth_error,
 )
-from stemdlf.normalise import minmax_normalise
+from stemdlf.preprocess.normalise import minmax_normalise
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, simulate_dataset
 
 

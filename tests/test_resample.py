@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from stemdlf.dcfi import shift_frames
-from stemdlf.resample import resample_separable, spline_matrix
+from stemdlf.preprocess.dcfi import shift_frames
+from stemdlf.preprocess.resample import resample_separable, spline_matrix
 
 
 @pytest.mark.parametrize("order", [1, 3])
@@ -55,7 +55,7 @@ def test_spline_matrix_refuses_other_orders():
 @pytest.mark.parametrize("shape", [(64, 64), (8, 8), (5, 40), (31, 57)])
 @pytest.mark.parametrize("sigmas", [(1.0, 8.0), (0.0, 8.0), (1.0, 0.0), (2.5, 20.0)])
 def test_fourier_bandpass_equals_the_difference_of_ndimage_gaussians(shape, sigmas):
-    from stemdlf.filters import bandpass
+    from stemdlf.preprocess.filters import bandpass
 
     image = np.random.default_rng(3).random(shape) * 65535
     smoothing, background = sigmas
@@ -66,7 +66,7 @@ def test_fourier_bandpass_equals_the_difference_of_ndimage_gaussians(shape, sigm
 
 
 def test_parabolic_offset_finds_the_vertex_of_a_parabola():
-    from stemdlf.filters import parabolic_offset
+    from stemdlf.preprocess.filters import parabolic_offset
 
     vertex = 0.3  # samples of -(x - 0.3)^2 at x = -1, 0, 1
     left, centre, right = (-((x - vertex) ** 2) for x in (-1, 0, 1))

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from stemdlf.atomic import atomic_path
 from stemdlf.errors import DataError
-from stemdlf.tiff import iter_frames, pixel_size_nm, read_tiff, tiff_info, write_tiff
+from stemdlf.io.atomic import atomic_path
+from stemdlf.io.tiff import iter_frames, pixel_size_nm, read_tiff, tiff_info, write_tiff
 
 
 def test_write_records_pixel_size_for_imagej(tmp_path):
@@ -66,7 +66,7 @@ def test_truncated_pixel_data_is_reported(tmp_path):
 
 @pytest.mark.parametrize("compression", ["lzw", "zstd"])
 def test_compressed_tiffs_as_microscopes_and_fiji_write_them_are_read_exactly(tmp_path, compression):
-    from stemdlf.tiff import iter_frames, read_frames, read_tiff
+    from stemdlf.io.tiff import iter_frames, read_frames, read_tiff
 
     frames = np.random.default_rng(0).integers(0, 65535, (5, 24, 20), dtype=np.uint16)
     path = tmp_path / f"{compression}.tif"
@@ -81,7 +81,7 @@ def test_sigterm_leaves_no_temporary_file_and_a_killed_writers_leftover_is_swept
     import sys
 
     out = tmp_path / "out.tif"
-    script = (f"import time\nfrom stemdlf.atomic import atomic_path, terminate_as_exit\n"
+    script = (f"import time\nfrom stemdlf.io.atomic import atomic_path, terminate_as_exit\n"
               f"with terminate_as_exit(), atomic_path({str(out)!r}) as tmp:\n"
               f"    tmp.write_bytes(b'x' * 1000)\n    print('writing', flush=True)\n    time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)

@@ -9,9 +9,9 @@ from scipy import ndimage
 
 pytest.importorskip("keras")
 
-from stemdlf.patches import TrainingPair  # noqa: E402
-from stemdlf.train import HISTORY_COLUMNS, TrainingSettings, train_model  # noqa: E402
-from stemdlf.unet import UNetSettings  # noqa: E402
+from stemdlf.nn.patches import TrainingPair  # noqa: E402
+from stemdlf.nn.train import HISTORY_COLUMNS, TrainingSettings, train_model  # noqa: E402
+from stemdlf.nn.unet import UNetSettings  # noqa: E402
 
 NOISE = 8000.0
 
@@ -69,7 +69,7 @@ def test_killed_training_resumes_from_its_last_epoch(tmp_path, pairs):
 
 
 def test_each_epoch_draws_its_own_reproducible_patches(pairs):
-    from stemdlf.train import _epoch_batch
+    from stemdlf.nn.train import _epoch_batch
 
     s = settings()
     first, again, second = (_epoch_batch(pairs[0], s, e, 3)[0] for e in (1, 1, 2))
@@ -96,8 +96,8 @@ def test_fine_tuning_starts_from_the_given_filter_and_guards_its_checkpoint(tmp_
     import keras
 
     from stemdlf.errors import DataError
-    from stemdlf.train import start_from
-    from stemdlf.unet import build_unet
+    from stemdlf.nn.train import start_from
+    from stemdlf.nn.unet import build_unet
 
     run(tmp_path / "base", pairs, settings(epochs=2))
     base = tmp_path / "base/model.keras"

@@ -8,7 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from stemdlf.unet import UNetSettings, build_unet, size_multiple, unet_depth  # noqa: E402
+from stemdlf.nn.unet import UNetSettings, build_unet, size_multiple, unet_depth  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "stemdlf"
 
@@ -47,7 +47,7 @@ def test_invalid_architecture_is_refused():
         build_unet(UNetSettings(depth=0))
 
 
-@pytest.mark.parametrize("module", ["unet.py", "train.py", "denoise.py", "patches.py"])
+@pytest.mark.parametrize("module", ["nn/unet.py", "nn/train.py", "nn/denoise.py", "nn/patches.py", "nn/live.py"])
 def test_model_code_uses_no_backend_specific_api(module):
     tree = ast.parse((SRC / module).read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
@@ -60,7 +60,7 @@ def test_model_code_uses_no_backend_specific_api(module):
 def test_folding_batch_norm_keeps_the_function_and_removes_the_normalisations():
     import keras
 
-    from stemdlf.unet import fold_batch_norm
+    from stemdlf.nn.unet import fold_batch_norm
 
     model = build_unet(UNetSettings(depth=2, base_filters=4, batch_norm=True, input_frames=3))
     rng = np.random.default_rng(0)

@@ -122,7 +122,7 @@ def test_editing_a_library_module_reruns_the_jobs_that_import_it_and_no_other(ti
     shutil.copytree(REPO / "src", edited, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     env = {**os.environ, "PYTHONPATH": str(edited)}  # the master and its jobs import the edited copy
     assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n", env=env))
-    with open(edited / "stemdlf" / "metrics.py", "a") as f:
+    with open(edited / "stemdlf" / "evaluate" / "metrics.py", "a") as f:
         f.write("\n# an edit\n")
     jobs = planned(snakemake(tiny_run, "-n", env=env))
     # what computes and tabulates the metrics and draws the figures that use them (their spectra)
@@ -134,7 +134,7 @@ def test_editing_a_library_module_reruns_the_jobs_that_import_it_and_no_other(ti
 def test_distortion_outputs(tiny_run):
     import pandas as pd
 
-    from stemdlf.distortion import Distortion
+    from stemdlf.preprocess.distortion import Distortion
 
     d = Distortion.load(tiny_run / "results/distortion/profile.csv", tiny_run / "results/distortion/view.json")
     r0, r1, c0, c1 = d.slow_roi
@@ -229,7 +229,7 @@ def test_a_user_chooses_what_runs_in_one_config_edit(tmp_path, edit, jobs):
 
 
 def test_a_variant_fine_tuned_from_the_shipped_filter_takes_it_as_input(tmp_path):
-    from stemdlf import pretrained
+    from stemdlf.nn import pretrained
 
     workdir = copy_workflow(tmp_path)
     five = "{depth: 2, base_filters: 8, batch_norm: false, input_frames: 5}"
@@ -262,7 +262,7 @@ def test_numbers_in_exponent_notation_are_numbers(tmp_path):
 def test_training_and_denoising_outputs(tiny_run):
     import pandas as pd
 
-    from stemdlf.denoise import load_model
+    from stemdlf.nn.denoise import load_model
 
     split = yaml.safe_load((tiny_run / "results/split.yaml").read_text())
     slow = tifffile.imread(tiny_run / f"results/corrected/multi/{split['test'][0]}/slow.tif")
@@ -348,7 +348,7 @@ def test_evaluation_outputs_and_report(tiny_run):
                                                              means["DLF-5F", "psnr_truth"]])
     assert ablation["training_s"].iloc[1] == pytest.approx(five["seconds_training"])
     assert "| recommended | DLF-5F |" in (tiny_run / "results/tables/ablation.md").read_text()
-    from stemdlf.denoise import read_model_card
+    from stemdlf.nn.denoise import read_model_card
 
     card = read_model_card(tiny_run / "results/models/DLF-5F/model.keras")  # the card with its test scores
     assert card["test_metrics"]["means"]["psnr_truth"] == pytest.approx(means["DLF-5F", "psnr_truth"])
@@ -366,8 +366,8 @@ def test_evaluation_outputs_and_report(tiny_run):
 
 
 def test_a_killed_training_resumes_when_the_workflow_is_rerun(tiny_run):
-    from stemdlf.patches import training_pairs
-    from stemdlf.train import TrainingSettings, train_model
+    from stemdlf.nn.patches import training_pairs
+    from stemdlf.nn.train import TrainingSettings, train_model
 
     summary = json.loads((tiny_run / "results/models/DLF-DCFI/training.json").read_text())
     settings = TrainingSettings.from_dict(summary["settings"])
@@ -432,10 +432,10 @@ def test_a_workflow_stopped_by_sigterm_mid_training_leaves_no_partial_files_and_
     # losses after a few hundred steps, depend on how many threads share a convolution
     reference_run = f"""
 import json, sys
-from stemdlf.threads import limit_cpu_threads
+from stemdlf.runtime.threads import limit_cpu_threads
 limit_cpu_threads(1)
-from stemdlf.patches import training_pairs
-from stemdlf.train import TrainingSettings, train_model
+from stemdlf.nn.patches import training_pairs
+from stemdlf.nn.train import TrainingSettings, train_model
 workdir, out = {str(workdir)!r}, {str(tmp_path)!r}
 summary = json.load(open(workdir + "/results/models/DLF-Slow/training.json"))
 settings = TrainingSettings.from_dict(summary["settings"])

@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .errors import ConfigError, DataError
+from stemdlf import __version__
+from stemdlf.errors import ConfigError, DataError
 
 __all__ = ["main"]
 
@@ -43,8 +43,8 @@ def _int_at_least(minimum: int):
 
 
 def _model_path(text: str) -> str:
-    """A filter's file: as given, or the package's file for ``pretrained:<name>`` (stemdlf.pretrained)."""
-    from . import pretrained
+    """A filter's file: as given, or the package's file for ``pretrained:<name>`` (stemdlf.nn.pretrained)."""
+    from stemdlf.nn import pretrained
 
     if not pretrained.is_pretrained(text):
         return text
@@ -81,8 +81,8 @@ def _refuse_overwriting(inputs: list[str | Path], outputs: list[str | Path]) -> 
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .config import acquisition_params, load_config, simulator_params
-    from .simulate import AcquisitionParams, simulate_dataset
+    from stemdlf.config.load import acquisition_params, load_config, simulator_params
+    from stemdlf.simulate import AcquisitionParams, simulate_dataset
 
     config = load_config(*args.config) if args.config else {}
     params = simulator_params(config)
@@ -101,7 +101,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .dataset import validate_dataset
+    from stemdlf.io.dataset import validate_dataset
 
     info = validate_dataset(args.dataset_dir, args.min_fovs)
     print(f"{info.path}: {len(info.fovs)} FOVs, pixel size {info.meta['pixel_size_nm']} nm")
@@ -114,7 +114,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace) -> int:
     import logging
 
-    from .microscope import convert_fov
+    from stemdlf.io.microscope import convert_fov
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = convert_fov(args.dataset_dir, args.fov, args.rapid, args.slow, detector=args.detector,
@@ -131,7 +131,7 @@ def _microscope_input(args: argparse.Namespace, attr: str, min_frames: int = 1):
     """
     import tempfile
 
-    from .microscope import FORMATS
+    from stemdlf.io.microscope import FORMATS
 
     path = getattr(args, attr)
     if Path(path).suffix.lower() not in FORMATS:
@@ -139,7 +139,7 @@ def _microscope_input(args: argparse.Namespace, attr: str, min_frames: int = 1):
             raise DataError(path, "--detector chooses among the images of a microscope file; this is not one")
         yield
         return
-    from .microscope import read_microscope, to_uint16, write_frames
+    from stemdlf.io.microscope import read_microscope, to_uint16, write_frames
 
     image = read_microscope(path, args.detector, lazy=True)  # written to the TIFF chunk by chunk
     if len(image.frames) < min_frames:
@@ -156,7 +156,7 @@ def _microscope_input(args: argparse.Namespace, attr: str, min_frames: int = 1):
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_bioimageio, export_onnx
+    from stemdlf.nn.export import export_bioimageio, export_onnx
 
     model, out = Path(args.model), Path(args.output)
     if not model.is_file():
@@ -183,10 +183,10 @@ def _dcfi(args: argparse.Namespace) -> int:
 
 
 def _dcfi_tiff(args: argparse.Namespace, given: str, out: Path, shifts: Path) -> int:
-    from .dcfi import DriftOptions
-    from .fov import dcfi_fov
-    from .inputs import check_stack
-    from .tiff import pixel_size_nm
+    from stemdlf.io.inputs import check_stack
+    from stemdlf.io.tiff import pixel_size_nm
+    from stemdlf.preprocess.dcfi import DriftOptions
+    from stemdlf.preprocess.fov import dcfi_fov
 
     shape, _ = check_stack(args.rapid, "rapid-scan stack", ndims=(3,), min_frames=2)
     if args.reference_frame >= shape[0]:
@@ -207,10 +207,10 @@ def _denoise_follow(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from .dcfi import estimate_drift, register_to_template, shift_frames
-    from .live import filter_stream, watch_folder
-    from .normalise import apply_minmax, fit_minmax
-    from .tiff import write_tiff
+    from stemdlf.io.tiff import write_tiff
+    from stemdlf.nn.live import filter_stream, watch_folder
+    from stemdlf.preprocess.dcfi import estimate_drift, register_to_template, shift_frames
+    from stemdlf.preprocess.normalise import apply_minmax, fit_minmax
 
     folder, out = Path(args.input), Path(args.output)
     if not folder.is_dir():
@@ -259,9 +259,9 @@ def _denoise_follow(args: argparse.Namespace) -> int:
 
 def _register_frames(args: argparse.Namespace):
     """The DCFI shifts of the input stack's frames (registered on every core, in threads)."""
-    from .dcfi import DriftOptions, dcfi_chunked
-    from .threads import available_cores
-    from .tiff import iter_frames
+    from stemdlf.io.tiff import iter_frames
+    from stemdlf.preprocess.dcfi import DriftOptions, dcfi_chunked
+    from stemdlf.runtime.threads import available_cores
 
     return dcfi_chunked(lambda: iter_frames(args.input, args.chunk), DriftOptions(), integrate=False,
                         workers=available_cores())[1]
@@ -269,7 +269,7 @@ def _register_frames(args: argparse.Namespace):
 
 def _load_denoiser(args: argparse.Namespace, batch_size: int):
     """The filter, before any work; a tile too small for its receptive field is a one-line error."""
-    from .denoise import Denoiser
+    from stemdlf.nn.denoise import Denoiser
 
     try:
         return Denoiser(args.model, batch_size, tile=args.tile)
@@ -279,7 +279,7 @@ def _load_denoiser(args: argparse.Namespace, batch_size: int):
 
 def _load_distortion(folder: str | Path, frame_shape: tuple[int, ...]):
     """The workflow's distortion profile in ``folder`` (profile.csv, view.json), checked against the frames."""
-    from .distortion import Distortion
+    from stemdlf.preprocess.distortion import Distortion
 
     folder = Path(folder)
     for name in ("profile.csv", "view.json"):
@@ -293,7 +293,7 @@ def _load_distortion(folder: str | Path, frame_shape: tuple[int, ...]):
 
 
 def _denoise(args: argparse.Namespace) -> int:
-    from .threads import single_threaded_blas
+    from stemdlf.runtime.threads import single_threaded_blas
 
     single_threaded_blas()  # the pipeline runs its own threads (registration, preparation, the model)
     if args.follow:
@@ -306,7 +306,7 @@ def _denoise(args: argparse.Namespace) -> int:
 
 def _warn_on_pixel_size(args: argparse.Namespace, given: str, card: dict) -> None:
     """One warning line when the frames' pixel size is more than 20% off the filter's training data."""
-    from .tiff import pixel_size_nm
+    from stemdlf.io.tiff import pixel_size_nm
 
     trained = card.get("pixel_size_nm")
     size = args.pixel_size_nm or pixel_size_nm(args.input)
@@ -342,8 +342,8 @@ def _card_preparation(args: argparse.Namespace, given: str, card: dict, integer_
 def _denoise_file(args: argparse.Namespace, given: str) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from .denoise import denoise_stack, read_model_card
-    from .inputs import check_stack, value_range
+    from stemdlf.io.inputs import check_stack, value_range
+    from stemdlf.nn.denoise import denoise_stack, read_model_card
 
     shape, dtype = check_stack(args.input, "frame stack", ndims=(2, 3))
     card = read_model_card(args.model)  # what the filter takes, before the backend starts
@@ -366,8 +366,8 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
         loading = pool.submit(_load_denoiser, args, args.batch_size)
         steps = []
         if args.normalise:
-            from .fov import stack_minmax
-            from .normalise import apply_minmax
+            from stemdlf.preprocess.fov import stack_minmax
+            from stemdlf.preprocess.normalise import apply_minmax
 
             minmax = pool.submit(stack_minmax, args.input, low_percentile=args.low_percentile,
                                  high_percentile=args.high_percentile, chunk=args.chunk)
@@ -396,13 +396,13 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
     elif shifts is not None:
         import numpy as np
 
-        from .dcfi import shift_frames
+        from stemdlf.preprocess.dcfi import shift_frames
 
         steps.append(lambda frames, start: shift_frames(np.asarray(frames, np.float32),
                                                         shifts[start:start + len(frames)]))
 
-    from .parallel import map_slices
-    from .threads import available_cores
+    from stemdlf.runtime.parallel import map_slices
+    from stemdlf.runtime.threads import available_cores
 
     def prepare(frames, start):
         # frame by frame, so the chunk is prepared in slices on every core (the model runs beside it)
@@ -539,8 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input exits with status 2 and a one-line message naming the file."""
-    from .atomic import terminate_as_exit
-    from .logs import native_messages_discarded
+    from stemdlf.io.atomic import terminate_as_exit
+    from stemdlf.runtime.logs import native_messages_discarded
 
     args = build_parser().parse_args(argv)
     quiet_native = contextlib.nullcontext() if args.verbose else native_messages_discarded()

@@ -3,18 +3,19 @@ import os
 import sys
 from pathlib import Path
 
-from stemdlf.config import (
+from stemdlf.config.load import (
     DISTORTION_WORKFLOW_KEYS,
     SYNTHETIC,
     acquisition_params,
     simulator_dict,
 )
-from stemdlf.ablation import check_ablation
-from stemdlf.dataset import FOV_ID_PATTERN, validate_dataset
-from stemdlf.distortion.estimate import METHODS as DISTORTION_METHODS
-from stemdlf import plan, pretrained
-from stemdlf.plan import check_training_fits, run_variants, used_datasets
-from stemdlf.provenance import code_fingerprint
+from stemdlf.workflow.ablation import check_ablation
+from stemdlf.io.dataset import FOV_ID_PATTERN, validate_dataset
+from stemdlf.preprocess.distortion.estimate import METHODS as DISTORTION_METHODS
+from stemdlf.workflow import plan
+from stemdlf.nn import pretrained
+from stemdlf.workflow.plan import check_training_fits, run_variants, used_datasets
+from stemdlf.workflow.provenance import code_fingerprint
 from stemdlf.simulate import synthetic_fov_ids
 from stemdlf.simulate.params import to_dict
 
@@ -48,7 +49,7 @@ def canonical(value):
 
 
 def code(script):
-    """Fingerprint of the library code a rule's script runs (stemdlf.provenance): a rule's params
+    """Fingerprint of the library code a rule's script runs (stemdlf.workflow.provenance): a rule's params
     carry it, so editing a library module reruns the jobs that import it, and only those.
     """
     return code_fingerprint(Path(workflow.basedir) / "scripts" / script)
@@ -153,7 +154,7 @@ def preprocess_targets():
 
 
 # --- split and distortion -----------------------------------------------------------
-from stemdlf.split import explicit_split, split_fovs
+from stemdlf.workflow.split import explicit_split, split_fovs
 
 if explicit_split_lists():
     SPLIT = explicit_split(
@@ -278,7 +279,7 @@ def distortion_targets():
 
 
 # --- training variants and denoising ------------------------------------------------
-from stemdlf.config import variant_settings
+from stemdlf.config.load import variant_settings
 
 
 def variant(name):
@@ -366,7 +367,7 @@ def variant_training_params(name):
 
 
 def training_mb(wildcards):
-    """Memory (MB) of one variant's training (stemdlf.plan.training_mb)."""
+    """Memory (MB) of one variant's training (stemdlf.workflow.plan.training_mb)."""
     v = variant(wildcards.variant)
     pixels = frame_size(v["dataset"])[1]
     return plan.training_mb(pixels, len(variant_fovs(wildcards.variant)), v["training"])
@@ -404,7 +405,7 @@ plan.check_variant_names(VARIANTS)
 
 
 def care_variant():
-    """The variant whose training pairs and budget CARE gets (stemdlf.plan.care_variant)."""
+    """The variant whose training pairs and budget CARE gets (stemdlf.workflow.plan.care_variant)."""
     return plan.care_variant(config, VARIANTS)
 
 
@@ -422,7 +423,7 @@ def care_inputs(wildcards):
 
 
 def care_params(wildcards):
-    """What CARE takes from its variant (stemdlf.plan.care_settings)."""
+    """What CARE takes from its variant (stemdlf.workflow.plan.care_settings)."""
     return plan.care_settings(
         care_variant(),
         variant_training_params(care_variant()),
@@ -431,7 +432,7 @@ def care_params(wildcards):
 
 
 def care_mb():
-    """Memory (MB) of CARE's training (stemdlf.plan.care_mb)."""
+    """Memory (MB) of CARE's training (stemdlf.workflow.plan.care_mb)."""
     t = variant(care_variant())["training"]
     return plan.care_mb(t, config["evaluate"]["care"]["max_patches"])
 
@@ -514,7 +515,7 @@ def role(name):
 
 
 def figure_labels(wildcards):
-    """What a figure shows: the methods of its images, in panel order (stemdlf.plan.figure_panels)."""
+    """What a figure shows: the methods of its images, in panel order (stemdlf.workflow.plan.figure_panels)."""
     return plan.figure_panels(
         wildcards.fig, METHODS, config["evaluate"]["roles"], single_fov_variants()
     )
@@ -562,7 +563,7 @@ def care_models():
 
 
 def figures():
-    """The figures of this run (stemdlf.plan.figures)."""
+    """The figures of this run (stemdlf.workflow.plan.figures)."""
     return plan.figures(single_fov_variants())
 
 

@@ -73,7 +73,7 @@ rule train_care:
     conda:
         "../envs/training.yaml"
     # One thread: the default U-Net gains little from a second one, so on a small machine two
-    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    # such jobs side by side beat one on every core (stemdlf.runtime.threads). More: --set-threads.
     threads: 1
     resources:
         mem_mb=lambda wc: care_mb(),
@@ -102,7 +102,7 @@ rule denoise_care:
     conda:
         "../envs/training.yaml"
     # One thread: the default U-Net gains little from a second one, so on a small machine two
-    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    # such jobs side by side beat one on every core (stemdlf.runtime.threads). More: --set-threads.
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb("multi", copies=4),

@@ -21,7 +21,7 @@ rule train_variant:
     conda:
         "../envs/training.yaml"
     # One thread: the default U-Net gains little from a second one, so on a small machine two
-    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    # such jobs side by side beat one on every core (stemdlf.runtime.threads). More: --set-threads.
     threads: 1
     resources:
         mem_mb=training_mb,
@@ -70,7 +70,7 @@ rule denoise_variant:
     conda:
         "../envs/training.yaml"
     # One thread: the default U-Net gains little from a second one, so on a small machine two
-    # such jobs side by side beat one on every core (stemdlf.threads). More: --set-threads.
+    # such jobs side by side beat one on every core (stemdlf.runtime.threads). More: --set-threads.
     threads: 1
     resources:
         mem_mb=lambda wc: frames_mb("multi", copies=4),
@@ -84,8 +84,8 @@ rule denoise_variant:
         "../scripts/denoise_variant.py"
 
 
-# The package's pretrained filter (stemdlf.pretrained): a variant trained with
-# config/pretrain.yaml, written with its card as src/stemdlf/pretrained/ ships it.
+# The package's pretrained filter (stemdlf.nn.pretrained): a variant trained with
+# config/pretrain.yaml, written with its card as src/stemdlf/nn/pretrained/ ships it.
 rule pretrained:
     input:
         model="results/models/{variant}/model.keras",

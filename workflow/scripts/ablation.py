@@ -3,12 +3,12 @@ import json
 
 import pandas as pd
 
-from stemdlf.ablation import ablation_markdown, ablation_table
-from stemdlf.atomic import atomic_path
-from stemdlf.evaluate import write_table
-from stemdlf.figures import save_figure
-from stemdlf.logs import log_to
-from stemdlf.stats_figure import ablation_figure
+from stemdlf.evaluate.tables import write_table
+from stemdlf.io.atomic import atomic_path
+from stemdlf.runtime.logs import log_to
+from stemdlf.workflow.ablation import ablation_markdown, ablation_table
+from stemdlf.workflow.figures import save_figure
+from stemdlf.workflow.stats_figure import ablation_figure
 
 with log_to(snakemake.log[0]):
     rows = snakemake.params.rows

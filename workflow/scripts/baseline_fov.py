@@ -1,10 +1,10 @@
 """Tune one baseline on a test FOV for the best PSNR and apply it to the evaluated frames (rule baseline_fov)."""
 import numpy as np
 
-from stemdlf.atomic import write_json
-from stemdlf.baselines import apply_baseline, tune
-from stemdlf.logs import log_to
-from stemdlf.tiff import pixel_size_nm, read_tiff, write_tiff
+from stemdlf.baselines.classical import apply_baseline, tune
+from stemdlf.io.atomic import write_json
+from stemdlf.io.tiff import pixel_size_nm, read_tiff, write_tiff
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     method = snakemake.wildcards.baseline

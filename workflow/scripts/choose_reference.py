@@ -1,8 +1,8 @@
 """Choose the reference FOV for distortion estimation (rule choose_reference)."""
-from stemdlf.atomic import write_json
-from stemdlf.distortion import heterogeneity_score
-from stemdlf.logs import log_to
-from stemdlf.tiff import read_tiff
+from stemdlf.io.atomic import write_json
+from stemdlf.io.tiff import read_tiff
+from stemdlf.preprocess.distortion import heterogeneity_score
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     scores = {fov: heterogeneity_score(read_tiff(path).astype(float), highpass_px=snakemake.params.highpass_px)

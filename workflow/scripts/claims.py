@@ -3,9 +3,9 @@ import json
 
 import pandas as pd
 
-from stemdlf.atomic import atomic_path
-from stemdlf.claims import check_claims, claims_markdown, single_fov_budget
-from stemdlf.logs import log_to
+from stemdlf.evaluate.claims import check_claims, claims_markdown, single_fov_budget
+from stemdlf.io.atomic import atomic_path
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     single = list(snakemake.params.single_fov)

@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from stemdlf.atomic import atomic_path
-from stemdlf.distortion import Distortion, compare_to_truth
-from stemdlf.logs import log_to
+from stemdlf.io.atomic import atomic_path
+from stemdlf.preprocess.distortion import Distortion, compare_to_truth
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):
     truth = None

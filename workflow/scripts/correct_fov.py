@@ -3,9 +3,9 @@ import json
 
 import pandas as pd
 
-from stemdlf.distortion import Distortion
-from stemdlf.fov import correct_fov
-from stemdlf.logs import log_to
+from stemdlf.preprocess.distortion import Distortion
+from stemdlf.preprocess.fov import correct_fov
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     meta = json.loads(open(snakemake.input.validated).read())["meta"]

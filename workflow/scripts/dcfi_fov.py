@@ -1,9 +1,9 @@
 """Drift-corrected frame integration of one FOV (rule dcfi_fov)."""
 import json
 
-from stemdlf.config import drift_options
-from stemdlf.fov import dcfi_fov
-from stemdlf.logs import log_to
+from stemdlf.config.load import drift_options
+from stemdlf.preprocess.fov import dcfi_fov
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     meta = json.loads(open(snakemake.input.validated).read())["meta"]

@@ -4,13 +4,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from stemdlf.threads import limit_cpu_threads  # noqa: E402
+from stemdlf.runtime.threads import limit_cpu_threads  # noqa: E402
 
 limit_cpu_threads(snakemake.threads)  # before Keras is imported: the threads this job was given
 
-from stemdlf.care import care_denoise, load_care  # noqa: E402
-from stemdlf.logs import log_to  # noqa: E402
-from stemdlf.tiff import pixel_size_nm, read_tiff, write_tiff  # noqa: E402
+from stemdlf.baselines.care import care_denoise, load_care  # noqa: E402
+from stemdlf.io.tiff import pixel_size_nm, read_tiff, write_tiff  # noqa: E402
+from stemdlf.runtime.logs import log_to  # noqa: E402
 
 with log_to(snakemake.log[0]) as log:
     target = tuple(json.loads(open(snakemake.input.summary).read())["target_range"])

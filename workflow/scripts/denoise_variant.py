@@ -4,12 +4,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from stemdlf.threads import limit_cpu_threads  # noqa: E402
+from stemdlf.runtime.threads import limit_cpu_threads  # noqa: E402
 
 limit_cpu_threads(snakemake.threads)  # before Keras is imported: the threads this job was given
 
-from stemdlf.denoise import Denoiser, denoise_stack  # noqa: E402
-from stemdlf.logs import log_to  # noqa: E402
+from stemdlf.nn.denoise import Denoiser, denoise_stack  # noqa: E402
+from stemdlf.runtime.logs import log_to  # noqa: E402
 
 with log_to(snakemake.log[0]) as log:
     roi = json.loads(open(snakemake.input.view).read())["slow_roi"]

@@ -3,10 +3,10 @@ import json
 
 import pandas as pd
 
-from stemdlf.distortion import Distortion
-from stemdlf.figures import distortion_diagnostic, save_figure
-from stemdlf.logs import log_to
-from stemdlf.tiff import read_tiff
+from stemdlf.io.tiff import read_tiff
+from stemdlf.preprocess.distortion import Distortion
+from stemdlf.runtime.logs import log_to
+from stemdlf.workflow.figures import distortion_diagnostic, save_figure
 
 with log_to(snakemake.log[0]):
     distortion = Distortion.load(snakemake.input.profile, snakemake.input.view)

@@ -1,9 +1,9 @@
 """Estimate the distortion profile with one estimator, a method on a scope (rule estimate_distortion)."""
 import json
 
-from stemdlf.config import distortion_options
-from stemdlf.fov import estimate_distortion_from_files
-from stemdlf.logs import log_to
+from stemdlf.config.load import distortion_options
+from stemdlf.preprocess.fov import estimate_distortion_from_files
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     method, scope = snakemake.wildcards.estimator.split("-")  # e.g. dp-global

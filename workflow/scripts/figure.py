@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from stemdlf import paper_figures
-from stemdlf.figures import save_figure
-from stemdlf.logs import log_to
-from stemdlf.tiff import read_tiff
+from stemdlf.io.tiff import read_tiff
+from stemdlf.runtime.logs import log_to
+from stemdlf.workflow import paper_figures
+from stemdlf.workflow.figures import save_figure
 
 
 def first_frame(path):
@@ -36,7 +36,7 @@ with log_to(snakemake.log[0]):
     elif fig_id == "fig4":
         fig = paper_figures.fig4(images, px, fov)
     elif fig_id == "stats":
-        from stemdlf.stats_figure import stats_figure
+        from stemdlf.workflow.stats_figure import stats_figure
 
         metrics = pd.read_csv(snakemake.input.metrics)
         # the methods in the tables' order (not a param: a reordered config must not redraw figures)
@@ -45,7 +45,7 @@ with log_to(snakemake.log[0]):
     elif fig_id == "crops":
         reference = "slow"
         if "truth" in snakemake.input.keys():
-            from stemdlf.evaluate import truth_image
+            from stemdlf.evaluate.tables import truth_image
 
             slow_t = json.loads(open(snakemake.input.normalisation).read())["slow"]
             roi = json.loads(open(snakemake.input.view).read())["slow_roi"]

@@ -3,8 +3,8 @@ import json
 
 import pandas as pd
 
-from stemdlf.figures import learning_curve, save_figure
-from stemdlf.logs import log_to
+from stemdlf.runtime.logs import log_to
+from stemdlf.workflow.figures import learning_curve, save_figure
 
 with log_to(snakemake.log[0]):
     training = json.loads(open(snakemake.input.training).read())

@@ -3,9 +3,9 @@ import json
 
 import pandas as pd
 
-from stemdlf.evaluate import method_metrics, slow_scan_metrics, truth_image, write_table
-from stemdlf.logs import log_to
-from stemdlf.tiff import read_tiff
+from stemdlf.evaluate.tables import method_metrics, slow_scan_metrics, truth_image, write_table
+from stemdlf.io.tiff import read_tiff
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):
     method, n = snakemake.wildcards.method, snakemake.params.frames

@@ -1,9 +1,9 @@
 """Each filter's scores on the test FOVs beside its model card (rule model_metrics)."""
 import pandas as pd
 
-from stemdlf.atomic import write_json
-from stemdlf.evaluate import test_metrics
-from stemdlf.logs import log_to
+from stemdlf.evaluate.tables import test_metrics
+from stemdlf.io.atomic import write_json
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):
     summary = pd.read_csv(snakemake.input[0])

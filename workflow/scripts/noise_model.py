@@ -4,10 +4,10 @@ Noise power spectrum, scan-direction PSF and rapid-to-slow tone curve.
 """
 import numpy as np
 
-from stemdlf.atomic import atomic_path
-from stemdlf.baselines import estimate_scan_psf, fit_tone_curve, noise_psd
-from stemdlf.logs import log_to
-from stemdlf.tiff import read_tiff
+from stemdlf.baselines.classical import estimate_scan_psf, fit_tone_curve, noise_psd
+from stemdlf.io.atomic import atomic_path
+from stemdlf.io.tiff import read_tiff
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     stacks = [read_tiff(path).astype(np.float32) for path in snakemake.input.rapid]

@@ -1,8 +1,8 @@
 """Min-max normalise one FOV's rapid stack and slow scan (rule normalise_fov)."""
 import json
 
-from stemdlf.fov import normalise_fov
-from stemdlf.logs import log_to
+from stemdlf.preprocess.fov import normalise_fov
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):
     meta = json.loads(open(snakemake.input.validated).read())["meta"]

@@ -1,8 +1,8 @@
 """Write a trained variant as the package ships a pretrained filter (rule pretrained)."""
 import json
 
-from stemdlf.logs import log_to
-from stemdlf.pretrained import write_pretrained
+from stemdlf.nn.pretrained import write_pretrained
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     training = json.loads(open(snakemake.input.summary).read())

@@ -1,11 +1,11 @@
-"""README's results block from this run's tables (rule readme_results); `python -m stemdlf.readme` pastes it."""
+"""README's results block from this run's tables; `python -m stemdlf.workflow.readme` pastes it."""
 import json
 
 import pandas as pd
 
-from stemdlf.atomic import atomic_path
-from stemdlf.logs import log_to
-from stemdlf.readme import results_block
+from stemdlf.io.atomic import atomic_path
+from stemdlf.runtime.logs import log_to
+from stemdlf.workflow.readme import results_block
 
 with log_to(snakemake.log[0]):
     training = {}

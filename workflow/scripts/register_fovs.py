@@ -1,9 +1,9 @@
 """Register every FOV to its own slow scan on top of the shared profile, and gate the residuals (rule register_fovs)."""
-from stemdlf.atomic import atomic_path
-from stemdlf.config import drift_options
-from stemdlf.distortion import Distortion, RegistrationError, check_registrations
-from stemdlf.fov import register_fovs_from_files
-from stemdlf.logs import log_to
+from stemdlf.config.load import drift_options
+from stemdlf.io.atomic import atomic_path
+from stemdlf.preprocess.distortion import Distortion, RegistrationError, check_registrations
+from stemdlf.preprocess.fov import register_fovs_from_files
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     p = snakemake.params

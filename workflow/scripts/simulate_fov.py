@@ -1,5 +1,5 @@
 """Simulate one FOV of a synthetic dataset (rule simulate_fov)."""
-from stemdlf.logs import log_to
+from stemdlf.runtime.logs import log_to
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, from_dict, simulate_fov
 
 with log_to(snakemake.log[0]) as log:

@@ -1,7 +1,7 @@
 """Write dataset.yaml of a synthetic dataset (rule simulate_meta)."""
 from pathlib import Path
 
-from stemdlf.logs import log_to
+from stemdlf.runtime.logs import log_to
 from stemdlf.simulate import AcquisitionParams, SimulatorParams, from_dict, write_dataset_meta
 
 with log_to(snakemake.log[0]):

@@ -1,9 +1,9 @@
 """Tidy metrics of every method, their summary and a Markdown table (rule tables)."""
 import pandas as pd
 
-from stemdlf.atomic import atomic_path
-from stemdlf.evaluate import summarise, summary_markdown, write_table
-from stemdlf.logs import log_to
+from stemdlf.evaluate.tables import summarise, summary_markdown, write_table
+from stemdlf.io.atomic import atomic_path
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):
     metrics = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)

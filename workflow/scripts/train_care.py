@@ -4,14 +4,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from stemdlf.threads import limit_cpu_threads  # noqa: E402
+from stemdlf.runtime.threads import limit_cpu_threads  # noqa: E402
 
 limit_cpu_threads(snakemake.threads)  # before Keras is imported: the threads this job was given
 
-from stemdlf.atomic import write_json  # noqa: E402
-from stemdlf.care import target_range, train_care  # noqa: E402
-from stemdlf.logs import log_to  # noqa: E402
-from stemdlf.patches import training_pairs  # noqa: E402
+from stemdlf.baselines.care import target_range, train_care  # noqa: E402
+from stemdlf.io.atomic import write_json  # noqa: E402
+from stemdlf.nn.patches import training_pairs  # noqa: E402
+from stemdlf.runtime.logs import log_to  # noqa: E402
 
 with log_to(snakemake.log[0]) as log:
     like = snakemake.params.settings

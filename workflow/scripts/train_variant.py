@@ -3,15 +3,15 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from stemdlf.threads import limit_cpu_threads  # noqa: E402
+from stemdlf.runtime.threads import limit_cpu_threads  # noqa: E402
 
 limit_cpu_threads(snakemake.threads)  # before Keras is imported: the threads this job was given
 
-from stemdlf.atomic import write_json  # noqa: E402
-from stemdlf.logs import log_to  # noqa: E402
-from stemdlf.patches import training_pairs  # noqa: E402
-from stemdlf.tiff import pixel_size_nm  # noqa: E402
-from stemdlf.train import TrainingSettings, add_to_model_card, train_model  # noqa: E402
+from stemdlf.io.atomic import write_json  # noqa: E402
+from stemdlf.io.tiff import pixel_size_nm  # noqa: E402
+from stemdlf.nn.patches import training_pairs  # noqa: E402
+from stemdlf.nn.train import TrainingSettings, add_to_model_card, train_model  # noqa: E402
+from stemdlf.runtime.logs import log_to  # noqa: E402
 
 with log_to(snakemake.log[0]) as log:
     variant = snakemake.params.settings

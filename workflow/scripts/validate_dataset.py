@@ -1,9 +1,9 @@
 """Validate a dataset folder from its TIFF headers (rule validate_dataset)."""
 import dataclasses
 
-from stemdlf.atomic import write_json
-from stemdlf.dataset import validate_dataset
-from stemdlf.logs import log_to
+from stemdlf.io.atomic import write_json
+from stemdlf.io.dataset import validate_dataset
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]) as log:
     info = validate_dataset(snakemake.params.path, snakemake.params.min_fovs)

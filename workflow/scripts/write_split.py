@@ -1,8 +1,8 @@
 """Write the train/test split (rule split)."""
 import yaml
 
-from stemdlf.atomic import atomic_path
-from stemdlf.logs import log_to
+from stemdlf.io.atomic import atomic_path
+from stemdlf.runtime.logs import log_to
 
 with log_to(snakemake.log[0]):
     split = {**snakemake.params.split, "settings": dict(snakemake.params.settings)}

@@ -1,6 +1,6 @@
 """Simulator of rapid- and slow-scan STEM datasets of dislocations.
 
-Writes the data contract of :mod:`stemdlf.dataset` plus ground truth:
+Writes the data contract of :mod:`stemdlf.io.dataset` plus ground truth:
 
 ::
 
@@ -28,12 +28,18 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
-from ..atomic import atomic_path
-from ..tiff import write_tiff
-from .detector import adc_transfer, count_electrons, electrons_per_us, registration_delay_px, time_response
-from .params import AcquisitionParams, SimulatorParams, from_dict, to_dict, vary_physics
-from .scan import mean_rapid_pitch, rapid_columns, sample_drift, true_distortion_profile
-from .specimen import SpecimenGrid, render_specimen
+from stemdlf.io.atomic import atomic_path
+from stemdlf.io.tiff import write_tiff
+from stemdlf.simulate.detector import (
+    adc_transfer,
+    count_electrons,
+    electrons_per_us,
+    registration_delay_px,
+    time_response,
+)
+from stemdlf.simulate.params import AcquisitionParams, SimulatorParams, from_dict, to_dict, vary_physics
+from stemdlf.simulate.scan import mean_rapid_pitch, rapid_columns, sample_drift, true_distortion_profile
+from stemdlf.simulate.specimen import SpecimenGrid, render_specimen
 
 __all__ = [
     "SimulatorParams",

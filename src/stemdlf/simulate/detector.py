@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter
 
-from .params import BeamParams, DetectorParams, ScanModeParams
+from stemdlf.simulate.params import BeamParams, DetectorParams, ScanModeParams
 
 __all__ = ["electrons_per_us", "count_electrons", "time_response", "adc_transfer", "ELEMENTARY_CHARGE"]
 

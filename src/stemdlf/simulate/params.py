@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..settings import SchemaChecked
+from stemdlf.config.settings import SchemaChecked
+from stemdlf.errors import ConfigError
 
 __all__ = [
     "SpecimenParams",

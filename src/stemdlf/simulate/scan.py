@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import ScanDistortionParams
+from stemdlf.simulate.params import ScanDistortionParams
 
 __all__ = ["rapid_columns", "true_distortion_profile", "mean_rapid_pitch", "sample_drift"]
 

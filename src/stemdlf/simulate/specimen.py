@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .params import SpecimenParams
+from stemdlf.simulate.params import SpecimenParams
 
 __all__ = ["SpecimenGrid", "render_specimen", "smooth_field"]
 
