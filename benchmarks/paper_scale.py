@@ -6,8 +6,8 @@ U-Net's step and inference times:
 
     .venv/bin/python benchmarks/paper_scale.py [--reduced config/config.yaml] [--paper config/paper.yaml]
 
-Writes benchmarks/results/paper_scale.csv and puts the table into README.md between the
-``paper-scale`` markers. How each job is scaled from the reduced run (R) to the paper (P):
+Writes benchmarks/results/paper_scale.csv and its table, benchmarks/results/paper_scale.md (the docs
+include it on "Running at scale"). How each job is scaled from the reduced run (R) to the paper (P):
 
 - per-FOV image jobs (simulate, normalise, DCFI, correct, metrics, noise model): by frames x pixels;
 - distortion estimates: by pixels per frame (measured 512/256 ratios are 2.4-3.0 x, so this is high);
@@ -44,8 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from stemdlf.config.load import load_config, variant_settings  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "paper_scale.csv"
-README = ROOT / "README.md"
-BEGIN, END = "<!-- paper-scale table: benchmarks/paper_scale.py -->", "<!-- end paper-scale table -->"
+TABLE = ROOT / "benchmarks" / "results" / "paper_scale.md"  # the docs' Running at scale page includes it
 
 
 def sizes(config: dict, dataset: str) -> tuple[int, int, int]:
@@ -156,7 +155,7 @@ def estimate(bench: pd.DataFrame, reduced: dict, paper: dict, unet: pd.DataFrame
 
 
 def table(est: pd.DataFrame, gpu_name: str | None = None) -> str:
-    """The README table: per stage core-hours, wall hours on 2 cores, on a 16-core node and on 1 GPU."""
+    """The table: per stage core-hours, wall hours on 2 cores, on a 16-core node and on 1 GPU."""
     hours = lambda s: f"{s / 3600:,.2f}" if s < 36000 else f"{s / 3600:,.0f}"  # noqa: E731
     gpu_head = f"1 GPU ({gpu_name}, h)" if gpu_name else "1 GPU"
     lines = [f"| stage | jobs | core-hours | wall, 2 cores (h) | wall, 16-core node (h) | {gpu_head} |",
@@ -184,12 +183,11 @@ def gpu_total(est: pd.DataFrame, hours) -> str:
 
 
 def main() -> None:
-    """Estimate the paper-scale run and write the README table."""
+    """Estimate the paper-scale run and write its table (benchmarks/results/paper_scale.md)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reduced", default=str(ROOT / "config/config.yaml"))
     parser.add_argument("--paper", default=str(ROOT / "config/paper.yaml"))
     parser.add_argument("--benchmarks", default=str(ROOT / "benchmarks"))
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
     args = parser.parse_args()
     reduced = load_config(args.reduced)
     paper = load_config(args.reduced, args.paper)
@@ -202,14 +200,8 @@ def main() -> None:
     gpu = unet_rows(pd.read_csv(unet_file), gpu=True)
     md = table(est, str(gpu["accelerator"].iloc[-1]) if len(gpu) else None)
     print(md)
-    if not args.no_readme:
-        text = README.read_text()
-        if BEGIN not in text or END not in text:
-            raise SystemExit(f"README.md has no {BEGIN} ... {END} markers")
-        head, rest = text.split(BEGIN, 1)
-        README.write_text(head + BEGIN + "\n" + md + "\n" + END + rest.split(END, 1)[1])
-        print(f"\nwrote {OUT} and the table in {README}")
-
+    TABLE.write_text(md + "\n")
+    print(f"\nwrote {OUT} and {TABLE}")
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ Training seconds are measured here, on this machine.
 
 Writes ``benchmarks/results/recipe.csv`` and ``benchmarks/results/recipe.md``. The same rows run
 inside the workflow with ``--configfile config/ablation.yaml`` (rule ``ablation``), whose table
-README quotes; this script is the quick way to try a change on a finished run's pairs.
+the docs include; this script is the quick way to try a change on a finished run's pairs.
 """
 
 from __future__ import annotations

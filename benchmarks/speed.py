@@ -35,7 +35,8 @@ like; every time is the median of ``--repeats`` timings.
   ``--sections none --workflow`` times only the workflow(s) and writes ``speed_workflow.md``.
 
 Writes ``benchmarks/results/speed.csv`` (one row per measurement, appended) and
-``benchmarks/results/speed.md`` (this run's table, with the CPU model and flags), which README quotes.
+``benchmarks/results/speed.md`` (this run's table, with the CPU model and flags), which the docs'
+Benchmarks page includes.
 """
 
 from __future__ import annotations

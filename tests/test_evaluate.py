@@ -119,13 +119,12 @@ def test_crops_show_the_region_with_the_most_fine_detail():
     assert fig.axes[0].images[0].get_array().shape == (32, 32)
 
 
-def test_readme_results_block_has_the_shape_the_workflow_writes():
-    """README's results block is pasted from results/readme_results.md: same markers, same table header,
-    one row per method of the default config (nothing typed by hand in between)."""
-    from stemdlf.workflow.readme import BEGIN, END, results_block
+def test_the_docs_results_block_has_the_shape_the_workflow_writes():
+    """The Results page includes the default run's results/readme_results.md as it was written: the
+    table header the workflow writes, one row per method of the default config."""
+    from stemdlf.workflow.readme import results_block
 
-    readme = (REPO / "README.md").read_text()
-    block = readme[readme.index(BEGIN) + len(BEGIN):readme.index(END)].strip()
+    block = (REPO / "docs" / "generated" / "results-default.md").read_text()
     metrics = ["psnr_truth", "ssim_truth", "spectral_cutoff_truth_px", "psnr"]
     summary = pd.DataFrame({"method": ["rapid"] * 4, "metric": metrics, "mean": [1.0] * 4})
     header = results_block(summary, "", None, {"x": 1.0}).splitlines()[2]
@@ -351,11 +350,13 @@ def test_long_ablation_changes_wrap_and_leave_the_panels_half_the_figure():
     assert a.x1 < b.x0
 
 
-def test_every_readme_section_the_tool_pastes_is_in_readme_once_and_filled():
-    from stemdlf.workflow.readme import SECTIONS
+def test_every_readme_block_the_docs_tool_pastes_is_in_readme_once_and_filled():
+    from stemdlf.workflow.docs import README_BLOCKS
 
     readme = (REPO / "README.md").read_text()
-    for name, (begin, end) in SECTIONS.items():
+    for name, (begin, end) in README_BLOCKS.items():
         assert readme.count(begin) == 1 and readme.count(end) == 1, name
         block = readme[readme.index(begin) + len(begin):readme.index(end)].strip()
-        assert block.count("\n| ") >= 2, f"README's {name} block is empty"
+        assert block, f"README's {name} block is empty"
+    summary = readme[readme.index(README_BLOCKS["summary"][0]):readme.index(README_BLOCKS["summary"][1])]
+    assert summary.count("\n| ") >= 5 and "| DLF-5F |" in summary

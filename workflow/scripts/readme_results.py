@@ -1,4 +1,4 @@
-"""README's results block from this run's tables; `python -m stemdlf.workflow.readme` pastes it."""
+"""The run's results block from its tables (rule readme_results); the docs' Results page includes it."""
 import json
 
 import pandas as pd

@@ -1,21 +1,17 @@
-"""README's results block, written from a run's own tables, so no number in README is typed by hand.
+"""A run's results block, written from its own tables, so that no number on a page is typed by hand.
 
 The workflow's rule ``readme_results`` writes ``results/readme_results.md`` from
-``results/tables/summary.csv``, ``results/claims.md`` and ``results/distortion/fovs.csv``;
-``python -m stemdlf.workflow.readme README.md results/readme_results.md`` replaces the text between
-:data:`BEGIN` and :data:`END` in README with it.
+``results/tables/summary.csv``, ``results/claims.md`` and ``results/distortion/fovs.csv``; the
+docs' Results page includes it (``python -m stemdlf.workflow.docs publish``). :func:`replace_block`
+pastes a generated block between two markers (README's short table and run line).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-__all__ = ["BEGIN", "END", "SECTIONS", "results_block", "replace_block", "main"]
+__all__ = ["BEGIN", "END", "results_block", "replace_block"]
 
 BEGIN = "<!-- results: written by the workflow (results/readme_results.md); do not edit by hand -->"
 END = "<!-- end results -->"
@@ -71,25 +67,6 @@ def results_block(summary: pd.DataFrame, claims_md: str, fovs: pd.DataFrame | No
     return "\n".join(out) + "\n"
 
 
-#: Other generated blocks of README: name -> (begin, end) markers; each is pasted from the file
-#: its begin marker names (written by a benchmark).
-SECTIONS = {
-    "results": (BEGIN, END),
-    "speed": ("<!-- speed: benchmarks/results/speed.md -->", "<!-- end speed -->"),
-    "speed-gpu": ("<!-- speed-gpu: benchmarks/results/speed.md of runs on a GPU machine -->", "<!-- end speed-gpu -->"),
-    "speed-workflow": ("<!-- speed-workflow: benchmarks/results/speed_workflow.md -->", "<!-- end speed-workflow -->"),
-    "threads": ("<!-- threads: benchmarks/results/threads.md -->", "<!-- end threads -->"),
-    "bm3d-profiles": ("<!-- bm3d-profiles: benchmarks/results/bm3d_profiles.md -->", "<!-- end bm3d-profiles -->"),
-    "bm3d-profiles-stress": ("<!-- bm3d-profiles-stress: benchmarks/results/bm3d_profiles_stress.md -->",
-                             "<!-- end bm3d-profiles-stress -->"),
-    "stress": ("<!-- stress: results/readme_results.md of a run with config/stress.yaml -->", "<!-- end stress -->"),
-    "ablation": ("<!-- ablation: results/tables/ablation.md of a run with config/ablation.yaml -->",
-                 "<!-- end ablation -->"),
-    "stress-ablation": ("<!-- stress-ablation: results/tables/ablation.md of a run with config/stress.yaml "
-                        "config/ablation.yaml -->", "<!-- end stress-ablation -->"),
-}
-
-
 def replace_block(readme: str, block: str, begin: str = BEGIN, end: str = END) -> str:
     """README text with the block between the ``begin`` and ``end`` markers replaced.
 
@@ -102,28 +79,3 @@ def replace_block(readme: str, block: str, begin: str = BEGIN, end: str = END) -
     if start < 0 or stop < start:
         raise ValueError(f"README has no '{begin}' ... '{end}' block")
     return readme[:start + len(begin)] + "\n" + block + readme[stop:]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Paste a generated block into README between its markers.
-
-    ``python -m stemdlf.workflow.readme README.md results/readme_results.md [--section results|speed|...]``.
-    """
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("readme")
-    parser.add_argument("block")
-    parser.add_argument("--section", choices=sorted(SECTIONS), default="results")
-    args = parser.parse_args(argv)
-    readme = Path(args.readme)
-    try:
-        text = replace_block(readme.read_text(), Path(args.block).read_text(), *SECTIONS[args.section])
-    except (OSError, ValueError) as err:
-        print(f"stemdlf.workflow.readme: error: {err}", file=sys.stderr)
-        return 2
-    readme.write_text(text)
-    print(f"updated {readme}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
