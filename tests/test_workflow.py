@@ -131,6 +131,25 @@ def test_editing_a_library_module_reruns_the_jobs_that_import_it_and_no_other(ti
                 "denoise_variant", "estimate_distortion", "baseline_fov", "noise_model"} & set(jobs)
 
 
+def test_a_second_checkout_fingerprints_its_own_library_with_another_checkouts_environment(tiny_run, tmp_path):
+    """README's advice for a second preset: a second clone run with the first clone's virtual
+    environment. Its Snakefile must fingerprint the clone's own src/, which its jobs import."""
+    import os
+
+    from workflow_helpers import REPO
+
+    clone = tmp_path / "clone"
+    shutil.copytree(tiny_run, clone, symlinks=True)
+    shutil.copytree(REPO / "src", clone / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the environment's stemdlf is REPO's
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(clone, "-n", env=env))
+    with open(clone / "src" / "stemdlf" / "evaluate" / "metrics.py", "a") as f:
+        f.write("\n# an edit in the second checkout\n")
+    jobs = planned(snakemake(clone, "-n", env=env))
+    assert jobs["metrics_method"] >= 1 and jobs["tables"] == 1
+    assert "train_variant" not in jobs
+
+
 def test_distortion_outputs(tiny_run):
     import pandas as pd
 
