@@ -151,7 +151,7 @@ def test_exponent_strings_are_read_as_numbers_and_nothing_else_changes():
 
 
 def test_training_settings_are_checked_against_the_frames():
-    from stemdlf.workflow.plan import check_training_fits
+    from stemdlf.workflow.checks import check_training_fits
 
     check_training_fits("V", {"patch_size": 64, "model": {"depth": 3}}, (64, 80))
     with pytest.raises(ConfigError, match="patch_size 20 is not a multiple of 2\\*\\*depth = 8"):
@@ -161,7 +161,7 @@ def test_training_settings_are_checked_against_the_frames():
 
 
 def test_which_variants_and_datasets_run():
-    from stemdlf.workflow.plan import active_datasets, run_variants, used_datasets
+    from stemdlf.workflow.checks import active_datasets, run_variants, used_datasets
 
     config = load_config(REPO / "config/config.yaml")
     names, notes = run_variants(config)

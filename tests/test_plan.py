@@ -1,9 +1,11 @@
-"""The memory estimates the rules give the scheduler (stemdlf.workflow.plan), against hand-computed answers."""
+"""The plan (stemdlf.workflow.plan) without Snakemake: its checks, decisions, inputs and paths, and the
+memory each job asks for (stemdlf.workflow.resources), against hand-computed answers."""
 
 import pytest
+from workflow_helpers import REPO
 
 from stemdlf.errors import ConfigError
-from stemdlf.workflow import plan
+from stemdlf.workflow import resources as plan
 
 TRAINING = {"validation_patches": 256, "batch_size": 16, "patch_size": 64, "epochs": 10, "steps_per_epoch": 30}
 
@@ -36,7 +38,7 @@ def test_care_holds_its_patch_pool_up_to_the_limit():
 
 
 def test_variant_names_of_reference_methods_and_baselines_are_refused():
-    from stemdlf.workflow.plan import check_variant_names
+    from stemdlf.workflow.checks import check_variant_names
 
     check_variant_names(["DLF-Slow", "DLF-5F"])
     for name in ("rapid", "DCFI", "slow", "CARE", "BM3D", "NLM"):
@@ -45,7 +47,7 @@ def test_variant_names_of_reference_methods_and_baselines_are_refused():
 
 
 def test_care_trains_on_a_corrected_variant_of_the_run_and_takes_only_its_pairs_and_budget():
-    from stemdlf.workflow.plan import CARE_BUDGET_KEYS, care_settings, care_variant
+    from stemdlf.workflow.checks import CARE_BUDGET_KEYS, care_settings, care_variant
 
     config = {"evaluate": {"care": {"like": "DLF-5F"}}, "training": {"corrected": True},
               "variants": {"DLF-5F": {}, "DLF-raw": {"corrected": False}}}
@@ -64,7 +66,7 @@ def test_care_trains_on_a_corrected_variant_of_the_run_and_takes_only_its_pairs_
 
 
 def test_figure_panels_follow_the_roles_and_leave_out_what_the_run_lacks():
-    from stemdlf.workflow.plan import figure_panels, figures
+    from stemdlf.workflow.checks import figure_panels, figures
 
     roles = {"paper": "DLF-Slow", "paper_dcfi": "DLF-DCFI", "recommended": "DLF-5F"}
     methods = ["rapid", "DCFI", "DLF-Slow", "DLF-5F", "BM3D"]  # no CARE, no DLF-DCFI
@@ -80,7 +82,7 @@ def test_figure_panels_follow_the_roles_and_leave_out_what_the_run_lacks():
 
 
 def test_config_checks_against_the_data_name_the_key_and_the_remedy():
-    from stemdlf.workflow.plan import check_fov_count, check_reference, check_variant_frames
+    from stemdlf.workflow.checks import check_fov_count, check_reference, check_variant_frames
 
     check_fov_count("multi", 21, 20)
     with pytest.raises(ConfigError, match=r"datasets.multi.simulate.n_fovs is 3 but the split needs 20 FOVs"):
@@ -97,7 +99,7 @@ def test_config_checks_against_the_data_name_the_key_and_the_remedy():
 
 
 def test_fine_tuned_variants_start_from_a_trained_variant_of_the_same_model():
-    from stemdlf.workflow.plan import check_init_from
+    from stemdlf.workflow.checks import check_init_from
 
     model = {"depth": 2, "base_filters": 8}
     config = {"training": {"model": model}, "variants": {
@@ -119,3 +121,78 @@ def test_fine_tuned_variants_start_from_a_trained_variant_of_the_same_model():
     config["variants"]["DLF-Slow"]["init_from"] = "DLF-100-FT"
     with pytest.raises(ConfigError, match="leads back to 'DLF-Slow' \\(DLF-Slow -> DLF-100-FT -> DLF-Slow\\)"):
         check_init_from(config, ["DLF-Slow", "DLF-100-FT"])
+
+
+def _plan(*extra):
+    """The plan of config/config.yaml (and extra config files), validated as the Snakefile does."""
+    from snakemake.utils import validate
+
+    from stemdlf.config.load import load_config
+    from stemdlf.config.settings import SCHEMA_FILE
+    from stemdlf.workflow.plan import Plan
+
+    config = load_config(REPO / "config/config.yaml", *extra)
+    validate(config, str(SCHEMA_FILE))
+    return Plan.from_config(config)
+
+
+def test_the_layout_gives_each_path_once_as_a_pattern_or_a_file():
+    from stemdlf.workflow.layout import Layout
+
+    layout = Layout()
+    assert layout.normalised("rapid.tif") == "results/normalised/{dataset}/{fov}/rapid.tif"
+    assert layout.normalised("rapid.tif", "multi", "fov003") == "results/normalised/multi/fov003/rapid.tif"
+    assert layout.corrected("slow.tif", "multi") == "results/corrected/multi/{fov}/slow.tif"
+    assert layout.model("model.keras", "DLF-5F") == "results/models/DLF-5F/model.keras"
+    assert layout.denoised("fov007", "DLF-5F") == "results/denoised/DLF-5F/fov007.tif"
+    data = layout.simulated("single")
+    assert layout.fov_file(data, "slow.tif", "fov000") == "results/data/single/fovs/fov000/slow.tif"
+    assert Layout("elsewhere").distortion("view.json") == "elsewhere/distortion/view.json"
+
+
+def test_the_plan_of_the_default_config():
+    p = _plan()
+    assert p.datasets == ["multi", "single"] and p.variants[-1] == "DLF-5F" and p.notes == []
+    assert len(p.split["train"]) == 15 and len(p.split["test"]) == 5
+    assert not set(p.split["train"]) & set(p.split["test"])
+    fov = p.split["test"][0]
+    # DLF-5F trains on corrected rapid frames of the training FOVs, against their corrected slow scans
+    inputs = p.training_inputs("DLF-5F")
+    assert inputs["rapid"][0] == f"results/corrected/multi/{p.split['train'][0]}/rapid.tif"
+    assert inputs["target"][0] == f"results/corrected/multi/{p.split['train'][0]}/slow.tif"
+    assert "initial" not in inputs
+    # DLF-Slow-uncorrected reads normalised frames; DLF-DCFI's target is the DCFI; DLF-100 the single FOV
+    assert p.training_inputs("DLF-Slow-uncorrected")["rapid"][0].startswith("results/normalised/multi/")
+    assert p.training_inputs("DLF-DCFI")["target"][0].endswith("/dcfi.tif")
+    assert p.training_inputs("DLF-100")["rapid"] == ["results/corrected/single/fov000/rapid.tif"]
+    assert p.single_fov_variants() == ["DLF-100", "DLF-500", "DLF-1000", "DLF-2500"]
+    assert p.method_files("DCFI")[0] == f"results/corrected/multi/{fov}/dcfi.tif"
+    assert p.method_files("BM3D")[0] == f"results/baselines/BM3D/{fov}.tif"
+    assert p.evaluated_methods()[-1] == "slow" and p.care_variant() == "DLF-5F"
+    assert p.care_inputs()["like_summary"] == "results/models/DLF-5F/training.json"
+    assert p.figure_inputs("fig3")["summary"] == "results/tables/summary.csv"
+    assert p.figure_inputs("crops")["truth"] == f"results/data/multi/truth/{fov}/slow_clean.tif"
+    assert len(p.estimators()) == 6 and p.selected_estimator() == "dp-global"
+    targets = p.targets()
+    assert "results/claims.md" in targets and "results/figures/fig4.png" in targets
+    assert len(targets) == len(set(targets))
+    # 16 frames of 256x256 read whole, 2 float32 copies: 500 + 2*16*65536*4/1e6
+    assert p.frames_mb("multi", copies=2) == 500 + 8
+
+
+def test_a_plan_without_the_single_fov_dataset_leaves_its_variants_and_fig4_out(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("datasets: {single: null}\n")
+    p = _plan(extra)
+    assert p.datasets == ["multi"] and "DLF-100" not in p.variants and len(p.notes) == 4
+    assert "fig4" not in p.figures() and p.single_fov_variants() == []
+    assert not any("/single/" in t for t in p.targets())
+
+
+def test_a_fine_tuned_variant_reads_the_weights_it_starts_from(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("variants: {FT-100: {dataset: single, target: slow, frames: 100, lr: 1.0e-4, epochs: 2,"
+                     " init_from: DLF-Slow}}\n")
+    p = _plan(extra)
+    assert p.training_inputs("FT-100")["initial"] == "results/models/DLF-Slow/model.keras"
+    assert "FT-100" not in p.single_fov_variants()  # Fig. 4 compares variants trained from scratch

@@ -73,7 +73,7 @@ def test_unknown_pretrained_filter_is_a_config_error_naming_what_ships():
 
 
 def test_variants_start_from_the_shipped_filter_only_with_its_model_and_scaling():
-    from stemdlf.workflow.plan import check_init_from
+    from stemdlf.workflow.checks import check_init_from
 
     five = {"input_frames": 5, "batch_norm": False}
     config = {"training": {"model": {"depth": 2, "base_filters": 8, "batch_norm": True}}, "variants": {

@@ -1,4 +1,5 @@
 # Train/test split and scan-distortion correction (paper Methods, "Distortion Correction").
+from functools import partial
 
 
 # an estimator is a method on a scope, e.g. dp-global ({method} is an evaluated method, evaluate.smk)
@@ -8,16 +9,16 @@ wildcard_constraints:
 
 rule split:
     input:
-        "results/validated/multi.json",
+        L.validated(MULTI),
     output:
-        "results/split.yaml",
+        L.split(),
     log:
         "logs/split.log",
     conda:
         "../envs/data.yaml"
     params:
         code=code("write_split.py"),
-        split=canonical(SPLIT),
+        split=canonical(PLAN.split),
         settings=canonical(config["split"]),
     script:
         "../scripts/write_split.py"
@@ -25,17 +26,17 @@ rule split:
 
 rule choose_reference:
     input:
-        slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
+        slow=PLAN.train_files(partial(L.normalised, "slow.tif")),
     output:
-        "results/distortion/reference.json",
+        L.distortion("reference.json"),
     log:
         "logs/distortion/choose_reference.log",
     conda:
         "../envs/data.yaml"
     params:
         code=code("choose_reference.py"),
-        fovs=SPLIT["train"],
-        fixed=fixed_reference(),
+        fovs=PLAN.split["train"],
+        fixed=PLAN.fixed_reference(),
         highpass_px=config["distortion"]["highpass_px"],
     script:
         "../scripts/choose_reference.py"
@@ -43,12 +44,12 @@ rule choose_reference:
 
 rule estimate_distortion:
     input:
-        reference="results/distortion/reference.json",
-        dcfi=train_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
-        slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
+        reference=L.distortion("reference.json"),
+        dcfi=PLAN.train_files(partial(L.dcfi, "dcfi.tif")),
+        slow=PLAN.train_files(partial(L.normalised, "slow.tif")),
     output:
-        profile="results/distortion/estimates/{estimator}/profile.csv",
-        view="results/distortion/estimates/{estimator}/view.json",
+        profile=L.estimate("profile.csv"),
+        view=L.estimate("view.json"),
     log:
         "logs/distortion/estimate_{estimator}.log",
     benchmark:
@@ -58,27 +59,23 @@ rule estimate_distortion:
     threads: 1
     resources:
         # band-passed and resampled images, and the W x W similarity and DP matrices (dp)
-        mem_mb=lambda wc: image_mb("multi", copies=40),
+        mem_mb=lambda wc: PLAN.image_mb(MULTI, copies=40),
     params:
         code=code("estimate_distortion.py"),
-        fovs=SPLIT["train"],
-        settings=distortion_settings(),
+        fovs=PLAN.split["train"],
+        settings=PLAN.distortion_settings(),
     script:
         "../scripts/estimate_distortion.py"
 
 
 rule register_fovs:
     input:
-        unpack(registration_truth),
-        profile=f"results/distortion/estimates/{selected_estimator()}/profile.csv",
-        view=f"results/distortion/estimates/{selected_estimator()}/view.json",
-        dcfi=all_fov_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
-        slow=all_fov_files("results/normalised/{dataset}/{fov}/slow.tif"),
+        **PLAN.register_inputs(),
     output:
-        profile="results/distortion/profile.csv",
-        view="results/distortion/view.json",
+        profile=L.distortion("profile.csv"),
+        view=L.distortion("view.json"),
         fovs=report(
-            "results/distortion/fovs.csv",
+            L.distortion("fovs.csv"),
             caption="../report/fovs.rst",
             category="Distortion",
         ),
@@ -89,30 +86,27 @@ rule register_fovs:
     conda:
         "../envs/data.yaml"
     resources:
-        mem_mb=lambda wc: image_mb("multi", copies=20),
+        mem_mb=lambda wc: PLAN.image_mb(MULTI, copies=20),
     params:
         code=code("register_fovs.py"),
-        fov_keys=all_fov_keys(),
-        truth_keys=synthetic_fov_keys(),
+        fov_keys=PLAN.fov_keys(),
+        truth_keys=PLAN.fov_keys(synthetic_only=True),
         register=config["distortion"]["register_fovs"],
         max_residual_px=config["distortion"]["max_residual_px"],
         on_poor_registration=config["distortion"]["on_poor_registration"],
         min_zncc=config["distortion"]["min_zncc"],
-        registration=canonical(registration_settings()),
+        registration=PLAN.registration_settings(),
     script:
         "../scripts/register_fovs.py"
 
 
 rule compare_distortion:
     input:
-        unpack(truth_files),
-        estimates=expand(
-            "results/distortion/estimates/{estimator}/profile.csv",
-            estimator=estimators(),
-        ),
+        **PLAN.truth_profile(),
+        estimates=[L.estimate("profile.csv", e) for e in PLAN.estimators()],
     output:
         report(
-            "results/distortion/comparison.csv",
+            L.distortion("comparison.csv"),
             caption="../report/comparison.rst",
             category="Distortion",
         ),
@@ -122,52 +116,52 @@ rule compare_distortion:
         "../envs/data.yaml"
     params:
         code=code("compare_distortion.py"),
-        estimators=estimators(),
+        estimators=PLAN.estimators(),
     script:
         "../scripts/compare_distortion.py"
 
 
 rule distortion_figure:
     input:
-        unpack(train_truth_profiles),
-        profile="results/distortion/profile.csv",
-        view="results/distortion/view.json",
-        fovs="results/distortion/fovs.csv",
-        reference="results/distortion/reference.json",
-        dcfi=train_files("results/dcfi/{dataset}/{fov}/dcfi.tif"),
-        slow=train_files("results/normalised/{dataset}/{fov}/slow.tif"),
+        **PLAN.train_truth_profiles(),
+        profile=L.distortion("profile.csv"),
+        view=L.distortion("view.json"),
+        fovs=L.distortion("fovs.csv"),
+        reference=L.distortion("reference.json"),
+        dcfi=PLAN.train_files(partial(L.dcfi, "dcfi.tif")),
+        slow=PLAN.train_files(partial(L.normalised, "slow.tif")),
     output:
         png=report(
-            "results/distortion/diagnostic.png",
+            L.distortion("diagnostic.png"),
             caption="../report/distortion.rst",
             category="Distortion",
         ),
-        pdf="results/distortion/diagnostic.pdf",
+        pdf=L.distortion("diagnostic.pdf"),
     log:
         "logs/distortion/figure.log",
     conda:
         "../envs/analysis.yaml"
     params:
         code=code("distortion_figure.py"),
-        fovs=SPLIT["train"],
+        fovs=PLAN.split["train"],
     script:
         "../scripts/distortion_figure.py"
 
 
 rule correct_fov:
     input:
-        profile="results/distortion/profile.csv",
-        view="results/distortion/view.json",
-        fovs="results/distortion/fovs.csv",
-        validated="results/validated/{dataset}.json",
-        rapid="results/normalised/{dataset}/{fov}/rapid.tif",
-        slow="results/normalised/{dataset}/{fov}/slow.tif",
-        dcfi="results/dcfi/{dataset}/{fov}/dcfi.tif",
-        shifts="results/dcfi/{dataset}/{fov}/shifts.csv",
+        profile=L.distortion("profile.csv"),
+        view=L.distortion("view.json"),
+        fovs=L.distortion("fovs.csv"),
+        validated=L.validated(),
+        rapid=L.normalised("rapid.tif"),
+        slow=L.normalised("slow.tif"),
+        dcfi=L.dcfi("dcfi.tif"),
+        shifts=L.dcfi("shifts.csv"),
     output:
-        rapid="results/corrected/{dataset}/{fov}/rapid.tif",
-        dcfi="results/corrected/{dataset}/{fov}/dcfi.tif",
-        slow="results/corrected/{dataset}/{fov}/slow.tif",
+        rapid=L.corrected("rapid.tif"),
+        dcfi=L.corrected("dcfi.tif"),
+        slow=L.corrected("slow.tif"),
     log:
         "logs/correct/{dataset}/{fov}.log",
     benchmark:
@@ -176,7 +170,7 @@ rule correct_fov:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mb(wc.dataset, copies=3),
+        mem_mb=lambda wc: PLAN.frames_mb(wc.dataset, copies=3),
     params:
         code=code("correct_fov.py"),
         align_frames=config["distortion"]["align_frames"],

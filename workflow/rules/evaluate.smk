@@ -4,18 +4,16 @@ import re
 
 
 wildcard_constraints:
-    method="|".join(re.escape(m) for m in METHODS + ["slow"]),
-    baseline="|".join(re.escape(b) for b in TUNED_BASELINES) or "none",
+    method="|".join(re.escape(m) for m in PLAN.methods + ["slow"]),
+    baseline="|".join(re.escape(b) for b in PLAN.tuned_baselines) or "none",
     fig="fig[1-5]|crops|stats",
 
 
 rule noise_model:
     input:
-        rapid=expand("results/corrected/multi/{fov}/rapid.tif", fov=noise_fovs()),
-        dcfi=expand("results/corrected/multi/{fov}/dcfi.tif", fov=noise_fovs()),
-        slow=expand("results/corrected/multi/{fov}/slow.tif", fov=noise_fovs()),
+        **PLAN.noise_model_inputs(),
     output:
-        "results/baselines/noise_model.npz",
+        L.noise_model(),
     log:
         "logs/baselines/noise_model.log",
     benchmark:
@@ -24,22 +22,22 @@ rule noise_model:
         "../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: stacks_mb("multi", len(noise_fovs())),
+        mem_mb=lambda wc: PLAN.stacks_mb(MULTI, len(PLAN.noise_fovs())),
     params:
         code=code("noise_model.py"),
-        fovs=noise_fovs(),
+        fovs=PLAN.noise_fovs(),
     script:
         "../scripts/noise_model.py"
 
 
 rule baseline_fov:
     input:
-        rapid="results/corrected/multi/{fov}/rapid.tif",
-        slow="results/corrected/multi/{fov}/slow.tif",
-        noise="results/baselines/noise_model.npz",
+        rapid=L.corrected("rapid.tif", MULTI),
+        slow=L.corrected("slow.tif", MULTI),
+        noise=L.noise_model(),
     output:
-        image="results/baselines/{baseline}/{fov}.tif",
-        tuning="results/baselines/{baseline}/{fov}.json",
+        image=L.baseline(".tif"),
+        tuning=L.baseline(".json"),
     log:
         "logs/baselines/{baseline}/{fov}.log",
     benchmark:
@@ -48,24 +46,24 @@ rule baseline_fov:
         "../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mb("multi", copies=3),
+        mem_mb=lambda wc: PLAN.frames_mb(MULTI, copies=3),
     params:
         code=code("baseline_fov.py"),
-        frames=eval_frames(),
+        frames=PLAN.eval_frames(),
         search_crop_px=config["evaluate"]["search_crop_px"],
         tone_match=config["evaluate"]["tone_match"],
-        bm3d_profile=bm3d_profile,
+        bm3d_profile=per(PLAN.bm3d_profile, "baseline"),
     script:
         "../scripts/baseline_fov.py"
 
 
 rule train_care:
     input:
-        unpack(care_inputs),
+        unpack(lambda wc: PLAN.care_inputs()),
     output:
-        config="results/models/CARE/config.json",
-        weights="results/models/CARE/weights_best.h5",
-        summary="results/models/CARE/training.json",
+        config=L.model("config.json", "CARE"),
+        weights=L.model("weights_best.h5", "CARE"),
+        summary=L.model("training.json", "CARE"),
     log:
         "logs/train/CARE.log",
     benchmark:
@@ -76,13 +74,13 @@ rule train_care:
     # such jobs side by side beat one on every core (stemdlf.runtime.threads). More: --set-threads.
     threads: 1
     resources:
-        mem_mb=lambda wc: care_mb(),
+        mem_mb=lambda wc: PLAN.care_mb(),
     params:
         code=code("train_care.py"),
-        settings=care_params,
+        settings=lambda wc: PLAN.care_params(),
         max_patches=config["evaluate"]["care"]["max_patches"],
         # CSBDeep's scratch folder (its logs and per-epoch weights), outside the outputs.
-        work="results/checkpoints/CARE",
+        work=L.checkpoints("CARE"),
     script:
         "../scripts/train_care.py"
 
@@ -92,9 +90,9 @@ rule denoise_care:
         model=rules.train_care.output.config,
         weights=rules.train_care.output.weights,
         summary=rules.train_care.output.summary,
-        rapid=expand("results/corrected/multi/{fov}/rapid.tif", fov=SPLIT["test"]),
+        rapid=PLAN.method_files("rapid"),
     output:
-        expand("results/baselines/CARE/{fov}.tif", fov=SPLIT["test"]),
+        PLAN.method_files("CARE"),
     log:
         "logs/baselines/CARE.log",
     benchmark:
@@ -105,20 +103,20 @@ rule denoise_care:
     # such jobs side by side beat one on every core (stemdlf.runtime.threads). More: --set-threads.
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mb("multi", copies=4),
+        mem_mb=lambda wc: PLAN.frames_mb(MULTI, copies=4),
     params:
         code=code("denoise_care.py"),
         fovs=SPLIT["test"],
-        frames=eval_frames(),
+        frames=PLAN.eval_frames(),
     script:
         "../scripts/denoise_care.py"
 
 
 rule metrics_method:
     input:
-        unpack(metrics_inputs),
+        unpack(per(PLAN.metrics_inputs, "method")),
     output:
-        "results/metrics/{method}.csv",
+        L.metrics(),
     log:
         "logs/metrics/{method}.log",
     benchmark:
@@ -127,93 +125,89 @@ rule metrics_method:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mb("multi", copies=6),
+        mem_mb=lambda wc: PLAN.frames_mb(MULTI, copies=6),
     params:
         code=code("metrics_method.py"),
         fovs=SPLIT["test"],
-        frames=eval_frames(),
+        frames=PLAN.eval_frames(),
     script:
         "../scripts/metrics_method.py"
 
 
 rule tables:
     input:
-        expand("results/metrics/{method}.csv", method=evaluated_methods()),
+        [L.metrics(m) for m in PLAN.evaluated_methods()],
     output:
         metrics=report(
-            "results/tables/metrics.csv",
+            L.table("metrics.csv"),
             caption="../report/metrics.rst",
             category="Tables",
         ),
         summary=report(
-            "results/tables/summary.csv",
+            L.table("summary.csv"),
             caption="../report/summary.rst",
             category="Tables",
         ),
-        markdown="results/tables/summary.md",
+        markdown=L.table("summary.md"),
     log:
         "logs/tables.log",
     conda:
         "../envs/data.yaml"
     params:
         code=code("tables.py"),
-        methods=evaluated_methods(),
+        methods=PLAN.evaluated_methods(),
     script:
         "../scripts/tables.py"
 
 
 rule claims:
     input:
-        summary="results/tables/summary.csv",
-        metrics="results/tables/metrics.csv",
-        single_training=expand(
-            "results/models/{variant}/training.json", variant=single_fov_variants()
-        ),
-        single_history=expand(
-            "results/models/{variant}/history.csv", variant=single_fov_variants()
-        ),
+        summary=L.table("summary.csv"),
+        metrics=L.table("metrics.csv"),
+        single_training=[
+            L.model("training.json", v) for v in PLAN.single_fov_variants()
+        ],
+        single_history=[L.model("history.csv", v) for v in PLAN.single_fov_variants()],
     output:
-        report("results/claims.md", caption="../report/claims.rst", category="Claims"),
+        report(L.claims(), caption="../report/claims.rst", category="Claims"),
     log:
         "logs/claims.log",
     conda:
         "../envs/data.yaml"
     params:
         code=code("claims.py"),
-        dlf_slow=role("paper"),
-        dlf_dcfi=role("paper_dcfi"),
-        recommended=role("recommended"),
-        single_fov=single_fov_variants(),
+        dlf_slow=PLAN.role("paper"),
+        dlf_dcfi=PLAN.role("paper_dcfi"),
+        recommended=PLAN.role("recommended"),
+        single_fov=PLAN.single_fov_variants(),
     script:
         "../scripts/claims.py"
 
 
 rule readme_results:
     input:
-        summary="results/tables/summary.csv",
-        claims="results/claims.md",
-        fovs="results/distortion/fovs.csv",
-        training=expand(
-            "results/models/{variant}/training.json", variant=VARIANTS + care_models()
-        ),
+        summary=L.table("summary.csv"),
+        claims=L.claims(),
+        fovs=L.distortion("fovs.csv"),
+        training=[L.model("training.json", v) for v in VARIANTS + PLAN.care_models()],
     output:
-        "results/readme_results.md",
+        L.readme_results(),
     log:
         "logs/readme_results.log",
     conda:
         "../envs/data.yaml"
     params:
         code=code("readme_results.py"),
-        methods=VARIANTS + care_models(),
+        methods=VARIANTS + PLAN.care_models(),
     script:
         "../scripts/readme_results.py"
 
 
 rule model_metrics:
     input:
-        "results/tables/summary.csv",
+        L.table("summary.csv"),
     output:
-        expand("results/models/{variant}/model.metrics.json", variant=VARIANTS),
+        [L.model("model.metrics.json", v) for v in VARIANTS],
     log:
         "logs/model_metrics.log",
     conda:
@@ -228,33 +222,30 @@ rule model_metrics:
 
 rule ablation:
     input:
-        summary="results/tables/summary.csv",
-        metrics="results/tables/metrics.csv",
-        training=expand(
-            "results/models/{variant}/training.json",
-            variant=[row["variant"] for row in ABLATION],
-        ),
+        summary=L.table("summary.csv"),
+        metrics=L.table("metrics.csv"),
+        training=[L.model("training.json", row["variant"]) for row in PLAN.ablation],
     output:
         csv=report(
-            "results/tables/ablation.csv",
+            L.table("ablation.csv"),
             caption="../report/ablation.rst",
             category="Tables",
         ),
-        markdown="results/tables/ablation.md",
+        markdown=L.table("ablation.md"),
         png=report(
-            "results/figures/ablation.png",
+            L.figure(".png", "ablation"),
             caption="../report/ablation_figure.rst",
             category="Figures",
         ),
-        pdf="results/figures/ablation.pdf",
+        pdf=L.figure(".pdf", "ablation"),
     log:
         "logs/ablation.log",
     conda:
         "../envs/analysis.yaml"
     params:
         code=code("ablation.py"),
-        rows=ABLATION,
-        recommended=role("recommended"),
+        rows=PLAN.ablation,
+        recommended=PLAN.role("recommended"),
         variants=sorted(VARIANTS),  # membership only: a reordered config redraws nothing
     script:
         "../scripts/ablation.py"
@@ -262,14 +253,14 @@ rule ablation:
 
 rule figure:
     input:
-        unpack(figure_inputs),
+        unpack(per(PLAN.figure_inputs, "fig")),
     output:
         png=report(
-            "results/figures/{fig}.png",
+            L.figure(".png"),
             caption="../report/figure.rst",
             category="Figures",
         ),
-        pdf="results/figures/{fig}.pdf",
+        pdf=L.figure(".pdf"),
     log:
         "logs/figures/{fig}.log",
     conda:
@@ -277,8 +268,8 @@ rule figure:
     params:
         code=code("figure.py"),
         fov=SPLIT["test"][0],
-        labels=figure_labels,
-        recommended=role("recommended"),
+        labels=per(PLAN.figure_labels, "fig"),
+        recommended=PLAN.role("recommended"),
         variants=sorted(VARIANTS),  # membership only: a reordered config redraws nothing
     script:
         "../scripts/figure.py"

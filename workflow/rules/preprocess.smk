@@ -3,32 +3,30 @@
 
 rule validate_dataset:
     input:
-        meta=lambda wc: f"{dataset_dir(wc.dataset)}/dataset.yaml",
-        frames=lambda wc: per_fov(raw(wc.dataset, "{fov}", "rapid.tif"), wc.dataset),
-        slow=lambda wc: per_fov(raw(wc.dataset, "{fov}", "slow.tif"), wc.dataset),
+        unpack(per(PLAN.validate_inputs, "dataset")),
     output:
-        "results/validated/{dataset}.json",
+        L.validated(),
     log:
         "logs/validate/{dataset}.log",
     conda:
         "../envs/data.yaml"
     params:
         code=code("validate_dataset.py"),
-        path=lambda wc: dataset_dir(wc.dataset),
-        min_fovs=lambda wc: min_fovs(wc.dataset),
+        path=per(PLAN.dataset_dir, "dataset"),
+        min_fovs=per(PLAN.min_fovs, "dataset"),
     script:
         "../scripts/validate_dataset.py"
 
 
 rule normalise_fov:
     input:
-        validated="results/validated/{dataset}.json",
-        rapid=lambda wc: raw(wc.dataset, wc.fov, "rapid.tif"),
-        slow=lambda wc: raw(wc.dataset, wc.fov, "slow.tif"),
+        validated=L.validated(),
+        rapid=lambda wc: PLAN.raw(wc.dataset, wc.fov, "rapid.tif"),
+        slow=lambda wc: PLAN.raw(wc.dataset, wc.fov, "slow.tif"),
     output:
-        rapid="results/normalised/{dataset}/{fov}/rapid.tif",
-        slow="results/normalised/{dataset}/{fov}/slow.tif",
-        transforms="results/normalised/{dataset}/{fov}/normalisation.json",
+        rapid=L.normalised("rapid.tif"),
+        slow=L.normalised("slow.tif"),
+        transforms=L.normalised("normalisation.json"),
     log:
         "logs/normalise/{dataset}/{fov}.log",
     benchmark:
@@ -37,7 +35,7 @@ rule normalise_fov:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mb(wc.dataset, copies=2),
+        mem_mb=lambda wc: PLAN.frames_mb(wc.dataset, copies=2),
     params:
         code=code("normalise_fov.py"),
         normalise=canonical(config["normalise"]),
@@ -48,13 +46,13 @@ rule normalise_fov:
 
 rule dcfi_fov:
     input:
-        validated="results/validated/{dataset}.json",
-        rapid=lambda wc: raw(wc.dataset, wc.fov, "rapid.tif"),
-        supplied=supplied_dcfi,
+        validated=L.validated(),
+        rapid=lambda wc: PLAN.raw(wc.dataset, wc.fov, "rapid.tif"),
+        supplied=per(PLAN.supplied_dcfi, "dataset", "fov"),
     output:
-        dcfi="results/dcfi/{dataset}/{fov}/dcfi.tif",
-        shifts="results/dcfi/{dataset}/{fov}/shifts.csv",
-        transform="results/dcfi/{dataset}/{fov}/normalisation.json",
+        dcfi=L.dcfi("dcfi.tif"),
+        shifts=L.dcfi("shifts.csv"),
+        transform=L.dcfi("normalisation.json"),
     log:
         "logs/dcfi/{dataset}/{fov}.log",
     benchmark:
@@ -63,7 +61,7 @@ rule dcfi_fov:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mb(wc.dataset, copies=4),
+        mem_mb=lambda wc: PLAN.frames_mb(wc.dataset, copies=4),
     params:
         code=code("dcfi_fov.py"),
         dcfi=canonical(config["dcfi"]),

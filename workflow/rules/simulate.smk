@@ -3,14 +3,10 @@
 
 rule simulate_fov:
     output:
-        rapid="results/data/{dataset}/fovs/{fov}/rapid.tif",
-        slow="results/data/{dataset}/fovs/{fov}/slow.tif",
+        rapid=L.fov_file(L.simulated(), "rapid.tif"),
+        slow=L.fov_file(L.simulated(), "slow.tif"),
         truth=multiext(
-            "results/data/{dataset}/truth/{fov}/",
-            "slow_clean.tif",
-            "distortion.csv",
-            "drift.csv",
-            "fov.yaml",
+            L.truth(""), "slow_clean.tif", "distortion.csv", "drift.csv", "fov.yaml"
         ),
     log:
         "logs/simulate/{dataset}/{fov}.log",
@@ -20,20 +16,20 @@ rule simulate_fov:
         "../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mb(wc.dataset, copies=8),
+        mem_mb=lambda wc: PLAN.frames_mb(wc.dataset, copies=8),
     params:
         code=code("simulate_fov.py"),
         simulator=simulator_dict(config),
         acquisition=acquisition_dict,
-        fov_index=fov_index,
-        out_dir=lambda wc: f"results/data/{wc.dataset}",
+        fov_index=per(PLAN.fov_index, "dataset", "fov"),
+        out_dir=per(L.simulated, "dataset"),
     script:
         "../scripts/simulate_fov.py"
 
 
 rule simulate_meta:
     output:
-        "results/data/{dataset}/dataset.yaml",
+        L.simulated() + "/dataset.yaml",
     log:
         "logs/simulate/{dataset}/dataset.log",
     conda:

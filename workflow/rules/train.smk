@@ -8,12 +8,12 @@ wildcard_constraints:
 
 rule train_variant:
     input:
-        unpack(training_inputs),
+        unpack(per(PLAN.training_inputs, "variant")),
     output:
-        model="results/models/{variant}/model.keras",
-        card="results/models/{variant}/model.json",
-        history="results/models/{variant}/history.csv",
-        summary="results/models/{variant}/training.json",
+        model=L.model("model.keras"),
+        card=L.model("model.json"),
+        history=L.model("history.csv"),
+        summary=L.model("training.json"),
     log:
         "logs/train/{variant}.log",
     benchmark:
@@ -24,32 +24,32 @@ rule train_variant:
     # such jobs side by side beat one on every core (stemdlf.runtime.threads). More: --set-threads.
     threads: 1
     resources:
-        mem_mb=training_mb,
+        mem_mb=per(PLAN.training_mb, "variant"),
     params:
         code=code("train_variant.py"),
-        settings=training_params,
+        settings=per(PLAN.training_params, "variant"),
         normalise=config["normalise"],
         # Per-epoch checkpoints live outside the declared outputs, so a killed job resumes.
-        checkpoint="results/checkpoints/{variant}",
+        checkpoint=L.checkpoints(),
     script:
         "../scripts/train_variant.py"
 
 
 rule learning_curve:
     input:
-        unpack(learning_curve_inputs),
+        unpack(per(PLAN.learning_curve_inputs, "variant")),
     output:
         png=report(
-            "results/models/{variant}/learning_curve.png",
+            L.model("learning_curve.png"),
             caption="../report/learning_curve.rst",
             category="Training",
             subcategory="{variant}",
         ),
-        pdf="results/models/{variant}/learning_curve.pdf",
+        pdf=L.model("learning_curve.pdf"),
     log:
         "logs/train/{variant}_learning_curve.log",
     wildcard_constraints:
-        variant="|".join(re.escape(v) for v in VARIANTS + care_models()),
+        variant="|".join(re.escape(v) for v in VARIANTS + PLAN.care_models()),
     conda:
         "../envs/analysis.yaml"
     params:
@@ -60,9 +60,9 @@ rule learning_curve:
 
 rule denoise_variant:
     input:
-        unpack(denoise_inputs),
+        unpack(per(PLAN.denoise_inputs, "variant")),
     output:
-        expand("results/denoised/{{variant}}/{fov}.tif", fov=SPLIT["test"]),
+        [L.denoised(fov) for fov in SPLIT["test"]],
     log:
         "logs/denoise/{variant}.log",
     benchmark:
@@ -73,11 +73,11 @@ rule denoise_variant:
     # such jobs side by side beat one on every core (stemdlf.runtime.threads). More: --set-threads.
     threads: 1
     resources:
-        mem_mb=lambda wc: frames_mb("multi", copies=4),
+        mem_mb=lambda wc: PLAN.frames_mb(MULTI, copies=4),
     params:
         code=code("denoise_variant.py"),
         fovs=SPLIT["test"],
-        corrected=lambda wc: variant(wc.variant)["corrected"],
+        corrected=lambda wc: PLAN.variant(wc.variant)["corrected"],
         batch_size=config["denoise"]["batch_size"],
         chunk_frames=config["dcfi"]["chunk_frames"],
     script:
@@ -88,12 +88,12 @@ rule denoise_variant:
 # config/pretrain.yaml, written with its card as src/stemdlf/nn/pretrained/ ships it.
 rule pretrained:
     input:
-        model="results/models/{variant}/model.keras",
-        card="results/models/{variant}/model.json",
-        summary="results/models/{variant}/training.json",
+        model=L.model("model.keras"),
+        card=L.model("model.json"),
+        summary=L.model("training.json"),
     output:
-        model="results/pretrained/{variant}.keras",
-        card="results/pretrained/{variant}.json",
+        model=L.pretrained(".keras"),
+        card=L.pretrained(".json"),
     log:
         "logs/pretrained/{variant}.log",
     conda:

@@ -28,10 +28,17 @@ __all__ = [
     "DISTORTION_WORKFLOW_KEYS",
     "variant_settings",
     "SYNTHETIC",
+    "MULTI",
+    "SINGLE",
 ]
 
 #: The ``datasets.<name>.path`` value that asks for simulated data.
 SYNTHETIC = "synthetic"
+
+#: The datasets' roles, as their keys under ``datasets:``: the multi-FOV dataset is split,
+#: corrected, trained on and evaluated (the paper's 66 FOVs); the single-FOV one is the long
+#: series of DLF-100..2500.
+MULTI, SINGLE = "multi", "single"
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -1,368 +1,498 @@
-"""The workflow's plan: checks of a config against its data, run once when the workflow starts.
+"""The workflow's plan: what a config runs, on which FOVs, and each rule's inputs.
 
-Also what the plan decides from the config alone: the figures and their panels, what CARE takes
-of its variant, and the memory each job asks for.
+:meth:`Plan.from_config` reads a validated config and its data's headers once, checks them
+(:mod:`stemdlf.workflow.checks`), and answers every question the rules ask: the datasets by role,
+the train/test split, the variants, baselines and methods, each rule's inputs and the memory
+each job asks for. The paths come from one :class:`~stemdlf.workflow.layout.Layout`.
 
-The Snakemake rules ask these functions (``workflow/rules/common.smk``); they are plain functions
-of the config and the data's size, tested without Snakemake. Nothing here runs inside a job, so
-it may use any part of the library.
+``workflow/rules/common.smk`` makes one plan and hands its answers to the rules; the plan itself
+knows nothing of Snakemake, so it is tested without it (``tests/test_plan.py``).
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from stemdlf.errors import ConfigError
-from stemdlf.nn.unet import UNetSettings
+from stemdlf.config.load import MULTI, SINGLE, SYNTHETIC, acquisition_params, variant_settings
+from stemdlf.io.dataset import DatasetInfo, validate_dataset
+from stemdlf.nn import pretrained
+from stemdlf.simulate import synthetic_fov_ids
+from stemdlf.workflow import checks, resources
+from stemdlf.workflow.ablation import check_ablation
+from stemdlf.workflow.layout import Layout
+from stemdlf.workflow.split import explicit_split, split_fovs
 
-__all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets", "REFERENCE_METHODS",
-           "check_variant_names", "check_fov_count", "check_reference", "check_variant_frames", "check_init_from",
-           "care_variant",
-           "CARE_BUDGET_KEYS", "care_settings", "figures", "figure_panels",
-           "frames_mb", "image_mb", "stacks_mb", "training_mb", "care_mb"]
+__all__ = ["Plan", "canonical", "ESTIMATOR_SCOPES"]
+
+#: Where a distortion estimator's reference comes from: one FOV, or the median over the training FOVs.
+ESTIMATOR_SCOPES = ("reference", "global")
 
 
-def check_training_fits(name: str, training: dict[str, Any], image_shape: tuple[int, int]) -> None:
-    """Refuse, before any job runs, training settings the data cannot take.
+def canonical(value: Any) -> Any:
+    """Key-sorted copy of a config section.
 
-    Parameters
+    Snakemake compares params by their repr, so the same settings in another key order (e.g.
+    from another config file) must not rerun jobs.
+    """
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+@dataclass
+class Plan:
+    """One run's plan, made by :meth:`from_config`.
+
+    Attributes
     ----------
-    name : str
-        The variant (for the message).
-    training : dict
-        Its ``training`` settings (``patch_size``, ``model.depth``).
-    image_shape : (int, int)
-        Height and width of its dataset's frames.
-
-    Raises
-    ------
-    ConfigError
-        If the patch is not a multiple of ``2**depth`` or larger than the frames.
-    """
-    patch = int(training.get("patch_size", 64))
-    depth = int((training.get("model") or {}).get("depth", UNetSettings().depth))
-    if patch % 2**depth:
-        raise ConfigError(f"variants.{name}: patch_size {patch} is not a multiple of 2**depth = {2**depth} "
-                          f"(model.depth {depth}); use e.g. {max(2**depth, patch - patch % 2**depth)}")
-    if patch > min(image_shape):
-        raise ConfigError(f"variants.{name}: patch_size {patch} is larger than the {image_shape[0]}x{image_shape[1]} "
-                          "frames of its dataset; lower training.patch_size")
-
-
-def active_datasets(config: dict[str, Any]) -> list[str]:
-    """Datasets the run uses: every ``datasets.<name>`` that is a mapping.
-
-    ``single: null`` leaves the single-FOV experiments out, for data without a long single-FOV
-    series.
-    """
-    return [name for name, section in (config.get("datasets") or {}).items() if isinstance(section, dict)]
-
-
-def run_variants(config: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The variants that train and are evaluated, and a note for each one left out.
-
-    ``run_variants: all`` (the default) runs every variant whose dataset is in the run;
-    a list runs those variants only.
-
-    Returns
-    -------
-    names : list of str
-        In the order of ``variants:``.
+    config : dict
+        The validated config, defaults filled in.
+    layout : Layout
+        Where every file of the run lands.
+    variants : list of str
+        The variants that train and are evaluated, in config order.
     notes : list of str
-        One line per variant left out because its dataset is not in the run.
-
-    Raises
-    ------
-    ConfigError
-        If the list names a variant that is not in ``variants:``, or one whose dataset is not in
-        the run, or leaves nothing to train.
+        One line per variant or ablation row left out, for the user.
+    datasets : list of str
+        The datasets the run processes.
+    split : dict
+        ``{"train": [...], "test": [...]}``: FOV ids of the multi-FOV dataset.
     """
-    from stemdlf.config.load import variant_settings
 
-    variants = config.get("variants") or {}
-    datasets = set(active_datasets(config))
+    config: dict[str, Any]
+    layout: Layout = field(default_factory=Layout)
+    variants: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    split: dict[str, list[str]] = field(default_factory=dict)
+    ablation: list[dict[str, str]] = field(default_factory=list)
+    init_from: dict[str, str] = field(default_factory=dict)
+    _info: dict[str, DatasetInfo] = field(default_factory=dict, repr=False)
 
-    def dataset_of(name: str) -> str:
-        return variant_settings(config, name)["dataset"]
+    #: The dataset roles (keys of ``datasets:``): the multi-FOV one is split, corrected and evaluated.
+    multi = MULTI
+    single = SINGLE
 
-    chosen = config.get("run_variants", "all")
-    if chosen == "all":
-        names = [n for n in variants if dataset_of(n) in datasets]
-        notes = [f"variant {n} is left out: its dataset '{dataset_of(n)}' is not in this run" for n in variants
-                 if n not in names]
-    else:
-        unknown = [n for n in chosen if n not in variants]
-        if unknown:
-            raise ConfigError(f"run_variants lists {unknown}, which are not in variants: ({', '.join(variants)})")
-        missing = [n for n in chosen if dataset_of(n) not in datasets]
-        if missing:
-            raise ConfigError(f"run_variants lists {missing}, whose dataset is not in this run "
-                              f"(datasets: {', '.join(sorted(datasets))})")
-        names, notes = [n for n in variants if n in chosen], []
-    if not names:
-        raise ConfigError("no variant left to train: run_variants is empty or every variant's dataset is missing")
-    return names, notes
+    @classmethod
+    def from_config(cls, config: dict[str, Any], layout: Layout | None = None) -> Plan:
+        """Plan a run, checking the config against its data before any job.
 
+        Parameters
+        ----------
+        config : dict
+            A config validated against the schema, defaults filled in (as the Snakefile has it).
+        layout : Layout, optional
+            Where the run's files land (default ``results/``).
 
-def used_datasets(config: dict[str, Any], variants: list[str]) -> list[str]:
-    """The datasets a run processes.
+        Raises
+        ------
+        ConfigError
+            If the config asks for what its data cannot give (too few FOVs or frames, a patch
+            larger than the frames, an unknown reference FOV or init_from, ...).
+        DataError
+            If a real dataset breaks the data contract (a file named in the message).
+        """
+        plan = cls(config=config, layout=layout or Layout())
+        plan.variants, notes = checks.run_variants(config)
+        plan.datasets = checks.used_datasets(config, plan.variants)
+        plan.ablation, ablation_notes = check_ablation(config.get("ablation") or [], plan.variants,
+                                                       list(config["variants"]))
+        plan.notes = notes + ablation_notes
+        plan.split = plan._split()
+        for name in plan.variants:
+            v = plan.variant(name)
+            checks.check_variant_frames(name, v["frames"], v["dataset"], plan.frames_per_fov(v["dataset"]))
+            checks.check_training_fits(name, v["training"], plan.image_shape(v["dataset"]))
+        plan.init_from = checks.check_init_from(config, plan.variants)
+        checks.check_variant_names(plan.variants)
+        if "CARE" in plan.baselines:
+            plan.care_variant()
+        plan.fixed_reference()
+        return plan
 
-    The multi-FOV dataset (split, distortion, evaluation) and those of the variants that run (a
-    single-FOV dataset no running variant trains on is not processed).
-    """
-    from stemdlf.config.load import variant_settings
+    # --- datasets and FOVs ---------------------------------------------------------------------
 
-    wanted = {"multi"} | {variant_settings(config, name)["dataset"] for name in variants}
-    return [name for name in active_datasets(config) if name in wanted]
+    def is_synthetic(self, dataset: str) -> bool:
+        """Whether the dataset is simulated by the run."""
+        return self.config["datasets"][dataset]["path"] == SYNTHETIC
 
+    def dataset_dir(self, dataset: str) -> str:
+        """Where a dataset's raw frames are: simulated under the results, or the user's folder."""
+        if self.is_synthetic(dataset):
+            return self.layout.simulated(dataset)
+        return self.config["datasets"][dataset]["path"]
 
-# Memory estimates (MB) that the rules give the scheduler (``resources: mem_mb``); SLURM turns them
-# into ``--mem``. Each is the Python process and its libraries (``BASE_MB``, or ``FRAMEWORK_MB`` with
-# TensorFlow loaded) plus the arrays the job holds at once.
+    def raw(self, dataset: str, fov: str, name: str) -> str:
+        """A raw file of a FOV (``rapid.tif``, ``slow.tif``, ``dcfi.tif``) in the data-contract layout."""
+        return self.layout.fov_file(self.dataset_dir(dataset), name, fov)
 
-#: The Python process with numpy, scipy, scikit-image and stemdlf loaded (MB).
-#: Methods the evaluation computes itself (the recorded images) or trains (CARE): no variant may take these names.
-REFERENCE_METHODS = ("rapid", "DCFI", "slow", "CARE")
+    def validate_inputs(self, dataset: str) -> dict[str, Any]:
+        """What validating a dataset reads: its ``dataset.yaml`` and every FOV's rapid and slow scans."""
+        return {"meta": f"{self.dataset_dir(dataset)}/dataset.yaml",
+                "frames": self.per_fov(self.raw(dataset, "{fov}", "rapid.tif"), dataset),
+                "slow": self.per_fov(self.raw(dataset, "{fov}", "slow.tif"), dataset)}
 
+    def supplied_dcfi(self, dataset: str, fov: str) -> list[str]:
+        """A real dataset's own ``dcfi.tif`` when it has one (then DCFI is not recomputed)."""
+        path = Path(self.raw(dataset, fov, "dcfi.tif"))
+        return [str(path)] if not self.is_synthetic(dataset) and path.is_file() else []
 
-def check_variant_names(variants: list[str]) -> None:
-    """Refuse variant names that the evaluation uses for its reference methods and baselines.
+    def explicit_split_lists(self) -> bool:
+        """Whether the split names its FOVs rather than counting them."""
+        return bool(self.config["split"].get("train_fovs") or self.config["split"].get("test_fovs"))
 
-    Raises
-    ------
-    ConfigError
-        If a variant is called ``rapid``, ``DCFI``, ``slow``, ``CARE`` or a classical baseline's name.
-    """
-    from stemdlf.baselines.classical import BASELINES
+    def min_fovs(self, dataset: str) -> int:
+        """FOVs a dataset needs: the split's train + test for the multi-FOV dataset (counts, not lists)."""
+        if dataset == self.multi and not self.explicit_split_lists():
+            return self.config["split"]["n_train"] + self.config["split"]["n_test"]
+        return 1
 
-    clash = sorted(set(variants) & {*REFERENCE_METHODS, *BASELINES})
-    if clash:
-        raise ConfigError(f"variant names {clash} are reserved for the evaluation's reference methods")
+    def dataset_info(self, dataset: str) -> DatasetInfo:
+        """Validated header facts of a real dataset, read once per run before any job."""
+        if dataset not in self._info:
+            self._info[dataset] = validate_dataset(self.dataset_dir(dataset), self.min_fovs(dataset))
+        return self._info[dataset]
 
+    def fov_ids(self, dataset: str) -> list[str]:
+        """FOV ids of a dataset (real data is validated here, from its TIFF headers)."""
+        if not self.is_synthetic(dataset):
+            return self.dataset_info(dataset).fov_ids
+        n = self.config["datasets"][dataset]["simulate"]["n_fovs"]
+        checks.check_fov_count(dataset, n, self.min_fovs(dataset))
+        return synthetic_fov_ids(n)
 
-def check_fov_count(dataset: str, n_fovs: int, needed: int) -> None:
-    """Refuse a simulated dataset with fewer FOVs than the split needs.
+    def fov_index(self, dataset: str, fov: str) -> int:
+        """A FOV's place in its dataset (the simulator's stream index)."""
+        return self.fov_ids(dataset).index(fov)
 
-    Raises
-    ------
-    ConfigError
-        If ``n_fovs < needed`` (``split.n_train + split.n_test``).
-    """
-    if n_fovs < needed:
-        raise ConfigError(f"datasets.{dataset}.simulate.n_fovs is {n_fovs} but the split needs {needed} FOVs "
-                          "(split.n_train + split.n_test)")
+    def frame_size(self, dataset: str) -> tuple[int, int]:
+        """(frames, pixels per frame) of a dataset's first FOV."""
+        if self.is_synthetic(dataset):
+            sim = self.config["datasets"][dataset]["simulate"]
+            return sim["n_frames"], sim["height"] * sim["width"]
+        info = self.dataset_info(dataset).fovs[0]
+        return info.n_frames, info.shape[0] * info.shape[1]
 
+    def frames_per_fov(self, dataset: str) -> int:
+        """Rapid frames per FOV (the fewest over FOVs for real data)."""
+        if self.is_synthetic(dataset):
+            return self.config["datasets"][dataset]["simulate"]["n_frames"]
+        return min(f.n_frames for f in self.dataset_info(dataset).fovs)
 
-def check_reference(reference: str, fov_ids: list[str]) -> None:
-    """Refuse a ``distortion.reference`` that is neither ``auto``, ``global`` nor a FOV of the dataset.
+    def image_shape(self, dataset: str) -> tuple[int, int]:
+        """Height and width of a dataset's frames."""
+        if self.is_synthetic(dataset):
+            acq = acquisition_params(self.config, dataset)
+            return (acq.height, acq.width)
+        return tuple(self.dataset_info(dataset).fovs[0].shape)
 
-    Raises
-    ------
-    ConfigError
-        Naming the first FOVs the dataset has.
-    """
-    if reference not in ("auto", "global") and reference not in fov_ids:
-        raise ConfigError(f"distortion.reference '{reference}' is not a FOV of the multi dataset "
-                          f"(FOVs: {', '.join(fov_ids[:10])}...); use a FOV id, auto or global")
+    def fov_pairs(self, synthetic_only: bool = False) -> list[tuple[str, str]]:
+        """(dataset, FOV) of every FOV of every dataset of the run (or of the simulated ones)."""
+        return [(d, f) for d in self.datasets if not synthetic_only or self.is_synthetic(d) for f in self.fov_ids(d)]
 
+    def fov_keys(self, synthetic_only: bool = False) -> list[str]:
+        """Every FOV as ``dataset/fov`` (the rows of ``distortion/fovs.csv``)."""
+        return [f"{d}/{f}" for d, f in self.fov_pairs(synthetic_only)]
 
-def check_variant_frames(name: str, frames: int | None, dataset: str, available: int) -> None:
-    """Refuse a variant that asks for more rapid frames per FOV than its dataset has.
+    def per_fov(self, pattern: str, dataset: str) -> list[str]:
+        """A per-FOV pattern filled in for every FOV of one dataset."""
+        return [pattern.format(dataset=dataset, fov=fov) for fov in self.fov_ids(dataset)]
 
-    Raises
-    ------
-    ConfigError
-        If ``frames`` (None: all) exceeds ``available``.
-    """
-    if frames is not None and frames > available:
-        raise ConfigError(f"variants.{name}.frames is {frames} but datasets.{dataset} has {available} rapid frames "
-                          "per FOV; lower the variant's frames, or leave it out with run_variants: [...]")
+    # --- split and distortion ------------------------------------------------------------------
 
+    def _split(self) -> dict[str, list[str]]:
+        s = self.config["split"]
+        fovs = self.fov_ids(self.multi)
+        if self.explicit_split_lists():
+            return explicit_split(fovs, s.get("train_fovs"), s.get("test_fovs"))
+        return split_fovs(fovs, s["n_train"], s["n_test"], s["seed"])
 
-def check_init_from(config: dict[str, Any], variants: list[str]) -> dict[str, str]:
-    """The fine-tuned variants of a run and what each starts from, checked.
+    def train_files(self, path: Any) -> list[str]:
+        """A layout method's file for every training FOV of the multi-FOV dataset."""
+        return [path(self.multi, fov) for fov in self.split["train"]]
 
-    ``init_from`` names another variant of the run, or a filter the package ships
-    (``pretrained:<name>``, :mod:`stemdlf.nn.pretrained`).
+    def test_files(self, path: Any) -> list[str]:
+        """A layout method's file for every test FOV of the multi-FOV dataset."""
+        return [path(self.multi, fov) for fov in self.split["test"]]
 
-    Returns
-    -------
-    dict
-        Variant -> the variant (or ``pretrained:<name>``) whose trained weights it starts from.
+    def fixed_reference(self) -> str | None:
+        """The configured reference FOV id, or None for auto/global."""
+        ref = self.config["distortion"]["reference"]
+        checks.check_reference(ref, self.fov_ids(self.multi))
+        return None if ref in ("auto", "global") else ref
 
-    Raises
-    ------
-    ConfigError
-        If ``init_from`` names a variant this run does not train or a filter the package does
-        not ship, the variant itself or a chain that comes back to it, or a filter of other
-        model settings (the weights would not fit) or, for a shipped filter, of another input
-        scaling.
-    """
-    from stemdlf.config.load import variant_settings
-    from stemdlf.nn import pretrained
+    def selected_estimator(self) -> str:
+        """The estimator whose profile the run corrects with, ``method-scope``."""
+        scope = "global" if self.config["distortion"]["reference"] == "global" else "reference"
+        return f"{self.config['distortion']['method']}-{scope}"
 
-    def model(name: str) -> UNetSettings:  # defaults filled in, so equal settings compare equal
-        return UNetSettings.from_dict(variant_settings(config, name)["training"].get("model") or {})
+    def estimators(self) -> list[str]:
+        """Every estimator the run computes (all of them with ``distortion.compare``)."""
+        from stemdlf.preprocess.distortion.estimate import METHODS
 
-    starts = {}
-    for name in variants:
-        source = variant_settings(config, name).get("init_from")
-        if source is None:
-            continue
-        if pretrained.is_pretrained(source):
-            shipped = pretrained.card(source)  # ConfigError for a name the package does not ship
-            scaling = variant_settings(config, name)["training"].get("input_scaling", "none")
-            if UNetSettings.from_dict(shipped["settings"]["model"]) != model(name):
-                raise ConfigError(f"variants.{name}.init_from is {source!r}, whose model settings differ "
-                                  f"({shipped['settings']['model']}): fine-tuning needs the same U-Net")
-            if shipped.get("input_scaling", "none") != scaling:
-                raise ConfigError(f"variants.{name}.init_from is {source!r}, trained with input_scaling "
-                                  f"{shipped.get('input_scaling')!r}; the variant has {scaling!r}")
-            starts[name] = source
-            continue
-        if source not in variants:
-            raise ConfigError(f"variants.{name}.init_from is {source!r}, which this run does not train "
-                              f"(variants: {', '.join(variants)}; or a shipped filter: "
-                              f"{', '.join(pretrained.PREFIX + n for n in pretrained.available())})")
-        if model(source) != model(name):
-            raise ConfigError(f"variants.{name}.init_from is {source!r}, whose model settings differ: "
-                              "fine-tuning needs the same U-Net")
-        starts[name] = source
-    for name in starts:
-        chain = [name]
-        while chain[-1] in starts:
-            chain.append(starts[chain[-1]])
-            if chain[-1] in chain[:-1]:
-                raise ConfigError(f"variants.{name}.init_from leads back to {chain[-1]!r} ({' -> '.join(chain)}): "
-                                  "a variant cannot start from itself")
-    return starts
+        if self.config["distortion"]["compare"]:
+            return [f"{m}-{s}" for m in METHODS for s in ESTIMATOR_SCOPES]
+        return [self.selected_estimator()]
 
+    def distortion_settings(self) -> dict[str, Any]:
+        """The estimator's settings (method and scope come from the estimator's name)."""
+        from stemdlf.config.load import DISTORTION_WORKFLOW_KEYS
 
-def care_variant(config: dict[str, Any], variants: list[str]) -> str:
-    """The variant whose training pairs and budget CARE gets (``evaluate.care.like``), checked.
+        return canonical({k: v for k, v in self.config["distortion"].items() if k not in DISTORTION_WORKFLOW_KEYS})
 
-    Raises
-    ------
-    ConfigError
-        If it is not a variant of this run, or trains on uncorrected frames (CARE is
-        evaluated in slow-scan geometry).
-    """
-    from stemdlf.config.load import variant_settings
+    def registration_settings(self) -> dict[str, Any]:
+        """The phase-correlation settings of the per-FOV registration: DCFI's, without its I/O key."""
+        return canonical({k: v for k, v in self.config["dcfi"].items() if k != "chunk_frames"})
 
-    like = config["evaluate"]["care"]["like"]
-    if like not in variants:
-        raise ConfigError(f"evaluate.care.like is {like!r}, which is not a variant; variants: {', '.join(variants)}")
-    if not variant_settings(config, like)["corrected"]:
-        raise ConfigError(f"evaluate.care.like is {like!r}, which trains on uncorrected frames; CARE is "
-                          "evaluated in slow-scan geometry, so name a variant with corrected: true")
-    return like
+    def truth_profile(self) -> dict[str, str]:
+        """The simulator's truth of the first training FOV (none for real data)."""
+        if not self.is_synthetic(self.multi):
+            return {}
+        fov, L = self.split["train"][0], self.layout
+        return {"profile_truth": L.truth("distortion.csv", self.multi, fov),
+                "facts": L.truth("fov.yaml", self.multi, fov)}
 
+    def train_truth_profiles(self) -> dict[str, list[str]]:
+        """The simulator's true profile of every training FOV (each includes its own stage offset)."""
+        if not self.is_synthetic(self.multi):
+            return {}
+        return {"profile_truth": self.train_files(functools.partial(self.layout.truth, "distortion.csv"))}
 
-#: What CARE takes of its variant's training settings: the budget, not the model or learning rate.
-CARE_BUDGET_KEYS = ("patch_size", "batch_size", "epochs", "steps_per_epoch", "validation_patches", "seed")
+    def registration_truth(self) -> dict[str, list[str]]:
+        """The true geometry of every simulated FOV, to report each FOV's registration error."""
+        pairs, L = self.fov_pairs(synthetic_only=True), self.layout
+        return {"truth_profiles": [L.truth("distortion.csv", d, f) for d, f in pairs],
+                "truth_facts": [L.truth("fov.yaml", d, f) for d, f in pairs]}
 
+    def register_inputs(self) -> dict[str, Any]:
+        """Inputs of the per-FOV registration: the selected estimate and every FOV's DCFI and slow scan."""
+        L, pairs = self.layout, self.fov_pairs()
+        return {**self.registration_truth(),
+                "profile": L.estimate("profile.csv", self.selected_estimator()),
+                "view": L.estimate("view.json", self.selected_estimator()),
+                "dcfi": [L.dcfi("dcfi.tif", d, f) for d, f in pairs],
+                "slow": [L.normalised("slow.tif", d, f) for d, f in pairs]}
 
-def care_settings(like: str, params: dict[str, Any], budget: str) -> dict[str, Any]:
-    """CARE's training settings: its variant's pairs and budget, nothing of its model.
+    # --- variants --------------------------------------------------------------------------------
 
-    So changing DLF-Slow's lr or U-Net does not retrain CARE.
+    def variant(self, name: str) -> dict[str, Any]:
+        """A variant's complete settings (:func:`stemdlf.config.load.variant_settings`)."""
+        return variant_settings(self.config, name)
 
-    Parameters
-    ----------
-    like : str
-        The variant (:func:`care_variant`).
-    params : dict
-        That variant's training params (``fovs``, ``frames``, ``target``,
-        ``validation_fraction``, ``training``).
-    budget : str
-        ``evaluate.care.budget``: ``seconds`` (the variant's measured training time) or ``steps``.
-    """
-    return {"variant": like, **{k: params[k] for k in ("fovs", "frames", "target", "validation_fraction")},
-            "training": {k: params["training"][k] for k in CARE_BUDGET_KEYS}, "budget": budget}
+    def variant_fovs(self, name: str) -> list[str]:
+        """Training FOVs of a variant: the split's, or every FOV of the single-FOV dataset."""
+        dataset = self.variant(name)["dataset"]
+        return self.split["train"] if dataset == self.multi else self.fov_ids(dataset)
 
+    def rapid_file(self, dataset: str, fov: str, corrected: bool) -> str:
+        """The rapid frames a filter reads: distortion-corrected, or only normalised."""
+        return (self.layout.corrected if corrected else self.layout.normalised)("rapid.tif", dataset, fov)
 
-def figures(single_fov: list[str]) -> list[str]:
-    """The figures of a run: the paper's Figs. 1-5 (Fig. 4 only with single-FOV variants), crops, stats."""
-    return ["fig1", "fig2", "fig3"] + (["fig4"] if single_fov else []) + ["fig5", "crops", "stats"]
+    def target_file(self, dataset: str, fov: str, target: str, corrected: bool) -> str:
+        """A variant's training target (``slow`` or ``dcfi``) of one FOV."""
+        L = self.layout
+        if corrected:
+            return L.corrected(f"{target}.tif", dataset, fov)
+        return L.normalised("slow.tif", dataset, fov) if target == "slow" else L.dcfi("dcfi.tif", dataset, fov)
 
+    def training_inputs(self, name: str) -> dict[str, Any]:
+        """A variant's training pairs, and the weights it starts from when it is fine-tuned."""
+        v, fovs = self.variant(name), self.variant_fovs(name)
+        inputs: dict[str, Any] = {
+            "rapid": [self.rapid_file(v["dataset"], fov, v["corrected"]) for fov in fovs],
+            "target": [self.target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs]}
+        if name in self.init_from:
+            source = self.init_from[name]
+            inputs["initial"] = (str(pretrained.weights_path(source)) if pretrained.is_pretrained(source)
+                                 else self.layout.model("model.keras", source))
+        return inputs
 
-def figure_panels(fig: str, methods: list[str], roles: dict[str, str], single_fov: list[str]) -> list[str]:
-    """What a figure shows: the methods of its images, in panel order.
+    def training_params(self, name: str) -> dict[str, Any]:
+        """Exactly what one variant's training uses: its merged settings and its FOVs."""
+        return canonical({**self.variant(name), "fovs": self.variant_fovs(name)})
 
-    Parameters
-    ----------
-    fig : str
-        A name of :func:`figures`.
-    methods : list of str
-        The evaluated methods of the run (a panel whose method the run lacks is left out).
-    roles : dict
-        ``evaluate.roles``: the variants that are the paper's DLF-Slow (``paper``) and DLF-DCFI
-        (``paper_dcfi``), and the ``recommended`` filter.
-    single_fov : list of str
-        The single-FOV variants by number of frames (Fig. 4).
-    """
-    def present(names):
-        return [n for n in names if n in methods]
+    def denoise_inputs(self, name: str) -> dict[str, Any]:
+        """A variant's filter and the test FOVs it filters."""
+        L, corrected = self.layout, self.variant(name)["corrected"]
+        return {"model": L.model("model.keras", name), "card": L.model("model.json", name),
+                "rapid": [self.rapid_file(self.multi, fov, corrected) for fov in self.split["test"]],
+                "view": L.distortion("view.json")}
 
-    paper, paper_dcfi, recommended = roles["paper"], roles["paper_dcfi"], roles["recommended"]
-    panels = {"fig1": present(["rapid", "DCFI", "BM3D"]),
-              "fig2": present(["rapid", "DCFI"]) + ["slow"] + present([paper_dcfi, paper, recommended]),
-              "fig3": present(["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]) + ["slow"],
-              "fig4": list(single_fov) + ["slow"],
-              "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended]) + ["slow"],
-              "fig5": [], "stats": []}
-    if fig not in panels:
-        raise ValueError(f"unknown figure {fig!r}; figures: {', '.join(panels)}")
-    return panels[fig]
+    def learning_curve_inputs(self, name: str) -> dict[str, str]:
+        """A variant's history.csv and training.json; CARE's history is in its training.json."""
+        training = self.layout.model("training.json", name)
+        if name == "CARE":
+            return {"training": training}
+        return {"history": self.layout.model("history.csv", name), "training": training}
 
+    def single_fov_variants(self) -> list[str]:
+        """Single-FOV variants trained from scratch, by increasing number of frames (Fig. 4)."""
+        single = [v for v in self.variants if self.variant(v)["dataset"] == self.single and v not in self.init_from]
+        return sorted(single, key=lambda v: self.variant(v)["frames"] or self.frames_per_fov(self.single))
 
-BASE_MB = 500
-#: The same with TensorFlow and Keras loaded (MB).
-FRAMEWORK_MB = 2000
+    # --- baselines and evaluation ----------------------------------------------------------------
 
+    @property
+    def baselines(self) -> list[str]:
+        """The baselines evaluated beside the variants."""
+        return list(self.config["evaluate"]["baselines"])
 
-def frames_mb(n_frames: int, pixels: int, chunk_frames: int, copies: int, bytes_per_px: int = 4) -> int:
-    """A job holding ``copies`` float copies of one FOV's stack, read in chunks of ``chunk_frames`` frames.
+    @property
+    def tuned_baselines(self) -> list[str]:
+        """Baselines tuned per FOV (rule baseline_fov); CARE is trained instead."""
+        return [b for b in self.baselines if b != "CARE"]
 
-    Parameters
-    ----------
-    n_frames, pixels : int
-        Frames of the FOV and pixels per frame.
-    chunk_frames : int
-        Frames read at once (the config's ``dcfi.chunk_frames``).
-    copies : int
-        Float copies of a chunk held at once.
-    bytes_per_px : int
-        4 for float32.
-    """
-    return int(BASE_MB + copies * min(n_frames, chunk_frames) * pixels * bytes_per_px / 1e6)
+    @property
+    def methods(self) -> list[str]:
+        """The evaluated methods: the recorded references, every variant, every baseline."""
+        return ["rapid", "DCFI"] + self.variants + self.baselines
 
+    def evaluated_methods(self) -> list[str]:
+        """The methods in the tables, and (with ground truth) the slow scan itself."""
+        return self.methods + (["slow"] if self.is_synthetic(self.multi) else [])
 
-def image_mb(pixels: int, copies: int) -> int:
-    """A job holding ``copies`` float64 images of ``pixels`` pixels."""
-    return int(BASE_MB + copies * pixels * 8 / 1e6)
+    def care_models(self) -> list[str]:
+        """``["CARE"]`` when CARE is evaluated (its model folder holds a training.json)."""
+        return ["CARE"] if "CARE" in self.baselines else []
 
+    def care_variant(self) -> str:
+        """The variant whose training pairs and budget CARE gets."""
+        return checks.care_variant(self.config, self.variants)
 
-def stacks_mb(n_frames: int, pixels: int, n_fovs: int, copies: int = 2) -> int:
-    """A job holding whole float32 stacks of ``n_fovs`` FOVs at once, ``copies`` of each."""
-    return int(BASE_MB + n_fovs * copies * n_frames * pixels * 4 / 1e6)
+    def care_inputs(self) -> dict[str, Any]:
+        """CARE's training pairs (its variant's), and the variant's training time when that is the budget."""
+        inputs = self.training_inputs(self.care_variant())
+        if self.config["evaluate"]["care"]["budget"] == "seconds":
+            inputs["like_summary"] = self.layout.model("training.json", self.care_variant())
+        return inputs
 
+    def care_params(self) -> dict[str, Any]:
+        """What CARE takes from its variant (:func:`stemdlf.workflow.checks.care_settings`)."""
+        like = self.care_variant()
+        return checks.care_settings(like, self.training_params(like), self.config["evaluate"]["care"]["budget"])
 
-def training_mb(pixels: int, n_fovs: int, training: dict[str, Any]) -> int:
-    """A training job: the framework, the targets of ``n_fovs`` FOVs in memory (float32), and patches.
+    def eval_frames(self) -> int | None:
+        """First N frames of each test FOV that are evaluated (None: all)."""
+        n = self.config["evaluate"]["frames"]
+        return None if n == "all" else int(n)
 
-    The rapid stacks are memory-mapped, not held. Patches: the validation set and ten batches of
-    inputs and targets, float32.
-    """
-    patches = 2 * (training["validation_patches"] + training["batch_size"] * 10) * training["patch_size"] ** 2 * 4
-    return int(FRAMEWORK_MB + (n_fovs * pixels * 4 + patches) / 1e6)
+    def noise_fovs(self) -> list[str]:
+        """The training FOVs whose frame differences give the classical baselines' noise model."""
+        return self.split["train"][: self.config["evaluate"]["noise_fovs"]]
 
+    def noise_model_inputs(self) -> dict[str, list[str]]:
+        """The corrected rapid, DCFI and slow images of the noise model's FOVs."""
+        return {kind: [self.layout.corrected(f"{kind}.tif", self.multi, f) for f in self.noise_fovs()]
+                for kind in ("rapid", "dcfi", "slow")}
 
-def care_mb(training: dict[str, Any], max_patches: int) -> int:
-    """CARE's training job: the framework plus its pool of patch pairs (inputs and targets, float32, held twice).
+    def bm3d_profile(self, baseline: str) -> str | None:
+        """The bm3d profile of a BM3D baseline (None for the others, so changing it reruns only BM3D)."""
+        return self.config["evaluate"]["bm3d_profile"] if baseline.startswith("BM3D") else None
 
-    The pool holds the variant's training budget in patches (``epochs x steps_per_epoch x
-    batch_size``), at most ``max_patches``, and the validation patches.
-    """
-    n = min(training["epochs"] * training["steps_per_epoch"] * training["batch_size"], max_patches)
-    return int(FRAMEWORK_MB + 2 * 2 * (n + training["validation_patches"]) * training["patch_size"] ** 2 * 4 / 1e6)
+    def method_files(self, method: str) -> list[str]:
+        """Per test FOV, one method's images in slow-scan geometry."""
+        L = self.layout
+        if method in ("rapid", "DCFI", "slow"):
+            return self.test_files(functools.partial(L.corrected, f"{method.lower()}.tif"))
+        if method in self.variants:
+            return [L.denoised(fov, method) for fov in self.split["test"]]
+        return [L.baseline(".tif", fov, method) for fov in self.split["test"]]
+
+    def metrics_inputs(self, method: str) -> dict[str, Any]:
+        """One method's images, the slow scans and (simulated data) the truth of the test FOVs."""
+        L = self.layout
+        inputs = {"images": self.method_files(method),
+                  "slow": self.test_files(functools.partial(L.corrected, "slow.tif")),
+                  "normalisation": self.test_files(functools.partial(L.normalised, "normalisation.json")),
+                  "view": L.distortion("view.json"), "validated": L.validated(self.multi)}
+        if self.is_synthetic(self.multi):
+            inputs["truth"] = self.test_files(functools.partial(L.truth, "slow_clean.tif"))
+        return inputs
+
+    def role(self, name: str) -> str:
+        """The variant filling a role (``evaluate.roles``: paper, paper_dcfi, recommended)."""
+        return self.config["evaluate"]["roles"][name]
+
+    def figures(self) -> list[str]:
+        """The figures of this run."""
+        return checks.figures(self.single_fov_variants())
+
+    def figure_labels(self, fig: str) -> list[str]:
+        """What a figure shows: the methods of its images, in panel order."""
+        return checks.figure_panels(fig, self.methods, self.config["evaluate"]["roles"], self.single_fov_variants())
+
+    def figure_inputs(self, fig: str) -> dict[str, Any]:
+        """Only the images and tables a figure shows, so a change redraws only the figures showing it."""
+        L, multi = self.layout, self.multi
+        fov = self.split["test"][0]
+        images = [self.method_files(m)[0] for m in self.figure_labels(fig)]
+        inputs: dict[str, Any] = {"images": images, "validated": L.validated(multi)}
+        if fig == "fig1":
+            inputs.update(dcfi_raw=L.dcfi("dcfi.tif", multi, fov), slow_raw=L.normalised("slow.tif", multi, fov),
+                          slow=L.corrected("slow.tif", multi, fov), view=L.distortion("view.json"))
+        if fig == "fig3":
+            inputs["summary"] = L.table("summary.csv")
+        if fig == "stats":
+            inputs["metrics"] = L.table("metrics.csv")
+        if fig == "crops" and self.is_synthetic(multi):
+            inputs.update(truth=L.truth("slow_clean.tif", multi, fov), view=L.distortion("view.json"),
+                          normalisation=L.normalised("normalisation.json", multi, fov))
+        if fig == "fig5":
+            inputs.update(profile=L.distortion("profile.csv"), view=L.distortion("view.json"),
+                          **({"truth": self.truth_profile()["profile_truth"]} if self.is_synthetic(multi) else {}))
+        return inputs
+
+    # --- memory (MB) each job asks for (stemdlf.workflow.resources) -----------------------------
+
+    def frames_mb(self, dataset: str, copies: int) -> int:
+        """A job holding ``copies`` float copies of one FOV's stack or DCFI chunk."""
+        frames, px = self.frame_size(dataset)
+        return resources.frames_mb(frames, px, self.config["dcfi"]["chunk_frames"], copies)
+
+    def image_mb(self, dataset: str, copies: int) -> int:
+        """A job holding ``copies`` float64 images of one frame's size."""
+        return resources.image_mb(self.frame_size(dataset)[1], copies)
+
+    def stacks_mb(self, dataset: str, n_fovs: int, copies: int = 2) -> int:
+        """A job holding whole float32 stacks of ``n_fovs`` FOVs at once."""
+        frames, px = self.frame_size(dataset)
+        return resources.stacks_mb(frames, px, n_fovs, copies)
+
+    def training_mb(self, name: str) -> int:
+        """One variant's training."""
+        v = self.variant(name)
+        return resources.training_mb(self.frame_size(v["dataset"])[1], len(self.variant_fovs(name)), v["training"])
+
+    def care_mb(self) -> int:
+        """CARE's training."""
+        training = self.variant(self.care_variant())["training"]
+        return resources.care_mb(training, self.config["evaluate"]["care"]["max_patches"])
+
+    # --- targets -----------------------------------------------------------------------------------
+
+    def targets(self) -> list[str]:
+        """Every file the default target asks for."""
+        L, out = self.layout, []
+        for dataset in self.datasets:
+            out.append(L.validated(dataset))
+            out += self.per_fov(L.normalised("rapid.tif"), dataset) + self.per_fov(L.dcfi("dcfi.tif"), dataset)
+        out += [L.split()] + [L.distortion(n) for n in ("profile.csv", "fovs.csv", "diagnostic.png")]
+        if self.config["distortion"]["compare"]:
+            out.append(L.distortion("comparison.csv"))
+        for dataset in self.datasets:
+            out += self.per_fov(L.corrected("rapid.tif"), dataset)
+        for name in self.variants:
+            out += [L.model("model.keras", name), L.model("learning_curve.png", name)]
+            out += [L.denoised(fov, name) for fov in self.split["test"]]
+        out += [L.table("summary.md"), L.claims(), L.readme_results()]
+        out += [L.figure(".png", fig) for fig in self.figures()]
+        out += [L.table("ablation.md")] if self.ablation else []
+        out += [L.model("model.metrics.json", v) for v in self.variants]
+        out += [L.model("learning_curve.png", m) for m in self.care_models()]
+        return out
+
