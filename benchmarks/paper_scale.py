@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from stemdlf.config.load import load_config, variant_settings  # noqa: E402
+from stemdlf.config.schema import with_defaults  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "paper_scale.csv"
 TABLE = ROOT / "benchmarks" / "results" / "paper_scale.md"  # the docs' Running at scale page includes it
@@ -189,8 +190,8 @@ def main() -> None:
     parser.add_argument("--paper", default=str(ROOT / "config/paper.yaml"))
     parser.add_argument("--benchmarks", default=str(ROOT / "benchmarks"))
     args = parser.parse_args()
-    reduced = load_config(args.reduced)
-    paper = load_config(args.reduced, args.paper)
+    reduced = with_defaults(load_config(args.reduced))
+    paper = with_defaults(load_config(args.reduced, args.paper))
     unet_file = ROOT / "benchmarks/results/training.csv"
     if not unet_file.exists():
         raise SystemExit(f"{unet_file} is missing: run benchmarks/training.py first")

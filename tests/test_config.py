@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from stemdlf.config.load import acquisition_params, deep_merge, drift_options, load_config, simulator_params
-from stemdlf.config.settings import section
+from stemdlf.config.settings import class_schema
 from stemdlf.errors import ConfigError
 from stemdlf.nn.train import TrainingSettings
 from stemdlf.nn.unet import UNetSettings
@@ -15,10 +15,11 @@ from stemdlf.preprocess.dcfi import DriftOptions
 from stemdlf.preprocess.distortion import DistortionOptions
 from stemdlf.simulate.params import AcquisitionParams, SimulatorParams
 
-SCHEMA = REPO / "src" / "stemdlf" / "config" / "schema.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def default_config():
+    """config/config.yaml as the file holds it (validating fills in the defaults)."""
     return load_config(REPO / "config" / "config.yaml")
 
 
@@ -43,7 +44,7 @@ def test_schema_rejects_unknown_keys(path, value):
     config = default_config()
     node = config
     for key in path[:-1]:
-        node = node[key]
+        node = node.setdefault(key, {})
     node[path[-1]] = value
     with pytest.raises(WorkflowError, match=path[-1]):
         validate(config, str(SCHEMA))
@@ -65,42 +66,38 @@ def test_schema_rejects_bad_values():
         validate(config, str(SCHEMA))
 
 
-def _schema_keys(node):
-    return set(node.get("properties", {}))
+def test_the_schema_file_is_generated_from_the_settings_definitions():
+    from stemdlf.config.schema import schema_yaml
+
+    assert SCHEMA.read_text() == schema_yaml(), "stale: run python -m stemdlf.workflow.docs schema"
 
 
-def test_schema_documents_exactly_the_library_parameters():
+def test_every_key_has_a_description_and_a_default_unless_it_is_required_or_inherited():
     schema = yaml.safe_load(SCHEMA.read_text())
-    sim = schema["properties"]["simulator"]["properties"]
-    defaults = SimulatorParams()
-    for group in ("specimen", "beam", "detector", "scan_distortion"):
-        fields = {f.name for f in dataclasses.fields(getattr(defaults, group))}
-        assert _schema_keys(sim[group]) == fields, group
-    scan_mode = schema["$defs"]["scan_mode"]
-    assert _schema_keys(scan_mode) == {f.name for f in dataclasses.fields(defaults.rapid)}
-    acq = schema["$defs"]["acquisition"]
-    assert _schema_keys(acq) == {f.name for f in dataclasses.fields(AcquisitionParams)}
-    dcfi = schema["properties"]["dcfi"]
-    assert _schema_keys(dcfi) == {f.name for f in dataclasses.fields(DriftOptions)} | {"chunk_frames"}
+    undescribed, undefaulted = [], []
+    for where, node in [("", schema), *schema["$defs"].items()]:
+        for key, prop in node.get("properties", {}).items():
+            if not prop.get("description"):
+                undescribed.append(f"{where}.{key}")
+            inherited = where in ("Variant", "UNetSettingsOverrides", "ScanModeParams")  # training:, SimulatorParams
+            if "default" not in prop and not inherited and key not in node.get("required", []) \
+                    and not (where == "Dataset" and key == "simulate"):
+                undefaulted.append(f"{where}.{key}")
+    assert not undescribed and not undefaulted, (undescribed, undefaulted)
 
 
-def test_every_key_is_documented_in_config_readme():
-    readme = (REPO / "config" / "README.md").read_text()
-    schema = yaml.safe_load(SCHEMA.read_text())
-    keys = set()
-
-    def walk(node):
-        if "$ref" in node:
-            walk(schema["$defs"][node["$ref"].split("/")[-1]])
-        for key, sub in node.get("properties", {}).items():
-            keys.add(key)
-            walk(sub)
-        if isinstance(node.get("additionalProperties"), dict):  # e.g. variants: name -> variant
-            walk(node["additionalProperties"])
-
-    walk(schema)
-    missing = sorted(k for k in keys if f"`{k}`" not in readme and f".{k}`" not in readme)
-    assert not missing, f"config/README.md does not document {missing}"
+def test_a_setting_is_defined_once_and_its_default_fills_what_a_config_leaves_out(tmp_path):
+    """The default config leaves dcfi.upsample_factor out; validating fills in DriftOptions' default."""
+    config = default_config()
+    assert "dcfi" not in config
+    validate(config, str(SCHEMA))
+    assert config["dcfi"]["upsample_factor"] == DriftOptions().upsample_factor == 20
+    assert config["distortion"]["method"] == "dp" and config["normalise"]["high_percentile"] == 100.0
+    assert config["simulator"]["rapid"] == {}  # the scans' own defaults stay the simulator's
+    assert simulator_params(config) == SimulatorParams()
+    # a variant's keys take their training: values, not the library's defaults
+    assert "steps_per_epoch" not in config["variants"]["DLF-Slow"]
+    assert "base_filters" not in config["variants"]["DLF-5F"]["model"]
 
 
 def test_library_rejects_unknown_keys_too():
@@ -195,31 +192,18 @@ def _base(cls):
     return SimulatorParams().rapid if cls is type(SimulatorParams().rapid) else cls()
 
 
-def _resolved(node):
-    """A property's schema with a top-level $ref (and allOf of one $ref) followed."""
-    schema = yaml.safe_load(SCHEMA.read_text())
-    while "$ref" in node or "allOf" in node:
-        ref = node["$ref"] if "$ref" in node else node["allOf"][0]["$ref"]
-        node = {**{k: v for k, v in node.items() if k not in ("$ref", "allOf")},
-                **schema["$defs"][ref.split("/")[-1]]}
-    return node
-
-
 @pytest.mark.parametrize("cls", SETTINGS_CLASSES, ids=lambda c: c.__name__)
-def test_every_settings_class_has_its_schema_nodes_keys_and_defaults(cls):
-    node = section(cls.schema_pointer)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    assert set(fields) <= set(node["properties"]), f"{cls.__name__} has fields the schema does not describe"
-    defaults = _base(cls)
-    for name, prop in node["properties"].items():
-        if name in fields and "default" in prop:
-            value = getattr(defaults, name)
-            assert prop["default"] == (list(value) if isinstance(value, tuple) else value), f"{cls.__name__}.{name}"
+def test_every_settings_class_is_in_the_config_schema_with_its_rules(cls):
+    schema = yaml.safe_load(SCHEMA.read_text())
+    sections = {"DriftOptions": "Dcfi", "DistortionOptions": "Distortion", "TrainingSettings": "Training"}
+    node = schema["$defs"][sections.get(cls.__name__, cls.__name__)]
+    for f in dataclasses.fields(cls):
+        rules = {k: v for k, v in class_schema(cls)["properties"][f.name].items() if k not in ("default",)}
+        assert {k: node["properties"][f.name].get(k) for k in rules} == rules, f"{cls.__name__}.{f.name}"
 
 
 def _violations(prop):
     """Values the schema refuses for a property (from its bounds and enum)."""
-    prop = _resolved(prop)
     out = []
     if "enum" in prop:
         out.append("no-such-choice")
@@ -232,7 +216,7 @@ def _violations(prop):
 
 @pytest.mark.parametrize("cls", SETTINGS_CLASSES, ids=lambda c: c.__name__)
 def test_the_library_refuses_what_the_schema_refuses(cls):
-    node = section(cls.schema_pointer)
+    node = class_schema(cls)
     checked = 0
     for f in dataclasses.fields(cls):
         for bad in _violations(node["properties"][f.name]):

@@ -128,11 +128,10 @@ def _plan(*extra):
     from snakemake.utils import validate
 
     from stemdlf.config.load import load_config
-    from stemdlf.config.settings import SCHEMA_FILE
     from stemdlf.workflow.plan import Plan
 
     config = load_config(REPO / "config/config.yaml", *extra)
-    validate(config, str(SCHEMA_FILE))
+    validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     return Plan.from_config(config)
 
 

@@ -23,4 +23,4 @@ class DataError(ValueError):
 
 
 class ConfigError(ValueError):
-    """A configuration that does not match src/stemdlf/config/schema.yaml."""
+    """A setting that breaks its rules (workflow/schemas/config.schema.yaml, stemdlf.config.settings)."""

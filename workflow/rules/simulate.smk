@@ -29,7 +29,7 @@ rule simulate_fov:
 
 rule simulate_meta:
     output:
-        L.simulated() + "/dataset.yaml",
+        L.dataset_meta(L.simulated()),
     log:
         "logs/simulate/{dataset}/dataset.log",
     conda:

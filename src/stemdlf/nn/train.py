@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from stemdlf.config.settings import SchemaChecked
+from stemdlf.config.settings import SchemaChecked, setting
 from stemdlf.errors import DataError
 from stemdlf.io.atomic import atomic_path
 from stemdlf.nn.patches import AUGMENTATIONS, TrainingPair, sample_patches
@@ -59,7 +59,7 @@ def _compile(model, settings: "TrainingSettings") -> None:
 class TrainingSettings(SchemaChecked):
     """Everything that determines a training run (its fingerprint for resuming).
 
-    Checked against the schema of a config's variant (``stemdlf/config/schema.yaml``) when made.
+    Each field is checked against its own rules when the settings are made (:mod:`stemdlf.config.settings`).
 
     Attributes
     ----------
@@ -89,32 +89,23 @@ class TrainingSettings(SchemaChecked):
         Architecture (including how many aligned frames it takes: ``input_frames``).
     """
 
-    lr: float = 1e-3
-    epochs: int = 10
-    steps_per_epoch: int = 50
-    batch_size: int = 16
-    patch_size: int = 64
-    validation_patches: int = 256
-    augment: str = "vflip"
-    seed: int = 0
-    loss: str = "mse"
-    lr_schedule: str = "constant"
-    input_scaling: str = "none"
+    lr: float = setting(1e-3, exclusiveMinimum=0)
+    epochs: int = setting(10, minimum=1)
+    steps_per_epoch: int = setting(50, minimum=1)
+    batch_size: int = setting(16, minimum=1)
+    patch_size: int = setting(64, minimum=8)
+    validation_patches: int = setting(256, minimum=1)
+    augment: str = setting("vflip", enum=list(AUGMENTATIONS))
+    seed: int = setting(0, minimum=0)
+    loss: str = setting("mse", enum=list(LOSSES))
+    lr_schedule: str = setting("constant", enum=list(LR_SCHEDULES))
+    input_scaling: str = setting("none", enum=list(INPUT_SCALINGS))
     model: UNetSettings = field(default_factory=UNetSettings)
 
-    schema_pointer = "/$defs/variant"
 
     def __post_init__(self) -> None:
         """Refuse settings the training cannot run."""
         super().__post_init__()
-        if self.augment not in AUGMENTATIONS:
-            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.input_scaling not in INPUT_SCALINGS:
-            raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.patch_size % 2 ** self.model.depth:
             raise ValueError(f"patch_size {self.patch_size} must be a multiple of 2**depth = {2 ** self.model.depth}")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from stemdlf.config.settings import SchemaChecked
+from stemdlf.config.settings import SchemaChecked, setting
 
 __all__ = ["UNetSettings", "build_unet", "fold_batch_norm", "unet_depth", "size_multiple", "input_window",
            "receptive_radius"]
@@ -46,14 +46,12 @@ class UNetSettings(SchemaChecked):
         (live use: no frame from the future is needed).
     """
 
-    schema_pointer = "/$defs/unet"
-
-    depth: int = 2
-    base_filters: int = 16
-    kernel_size: int = 3
+    depth: int = setting(2, minimum=1, maximum=6)
+    base_filters: int = setting(16, minimum=1)
+    kernel_size: int = setting(3, minimum=1)
     batch_norm: bool = True
     residual: bool = True
-    input_frames: int = 1
+    input_frames: int = setting(1, minimum=1, maximum=15)
     causal: bool = False
 
     @property

@@ -31,7 +31,7 @@ import scipy.fft
 from scipy.signal import savgol_filter
 from skimage.filters import window
 
-from stemdlf.config.settings import SchemaChecked
+from stemdlf.config.settings import SchemaChecked, setting
 from stemdlf.preprocess.filters import bandpass
 from stemdlf.preprocess.resample import resample_separable
 from stemdlf.runtime.parallel import map_slices
@@ -43,21 +43,19 @@ __all__ = ["DriftOptions", "register_to_template", "estimate_drift", "dcfi_chunk
 class DriftOptions(SchemaChecked):
     """How frames are registered (the workflow config's ``dcfi:`` section, checked against its schema)."""
 
-    schema_pointer = "/properties/dcfi"
-
-    reference_frame: int = 0
+    reference_frame: int = setting(0, minimum=0)
     """Frame whose position the DCFI and the shifts are expressed in."""
-    upsample_factor: int = 20
+    upsample_factor: int = setting(20, minimum=1)
     """Sub-pixel precision of the correlation peak, 1/upsample_factor px."""
-    smoothing_px: float = 1.0
+    smoothing_px: float = setting(1.0, minimum=0)
     """Gaussian sigma against shot noise before correlation (px, 0: off)."""
-    highpass_px: float = 8.0
+    highpass_px: float = setting(8.0, minimum=0)
     """Gaussian sigma of the subtracted background, against bend contours (px, 0: off)."""
-    tukey_alpha: float = 0.3
+    tukey_alpha: float = setting(0.3, minimum=0, maximum=1)
     """Taper fraction of the Tukey window applied before the FFT (0: no window)."""
-    iterations: int = 2
+    iterations: int = setting(2, minimum=1)
     """Template refinement passes."""
-    temporal_window: int = 9
+    temporal_window: int = setting(9, minimum=0)
     """Savitzky-Golay window (frames) smoothing the shift track; 0 or 1: off."""
 
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from stemdlf.config.settings import schema as config_schema
+from stemdlf.config.schema import config_schema, schema_yaml
 from stemdlf.io.atomic import atomic_path
 from stemdlf.workflow.readme import replace_block
 
@@ -46,6 +46,8 @@ __all__ = ["REPO", "GENERATED", "reference_page", "rulegraph_page", "summary_tab
 #: The checkout this module belongs to (src/stemdlf/workflow/docs.py -> the repository root).
 REPO = Path(__file__).resolve().parents[3]
 GENERATED = REPO / "docs" / "generated"
+#: The workflow config's JSON schema, generated from the settings' definitions (the Snakefile validates with it).
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 #: The main methods of README's short table, in its order (those present in a run are shown).
 MAIN_METHODS = ("rapid", "DCFI", "DLF-Slow", "DLF-DCFI", "BM3D-PSD", "CARE", "DLF-5F", "slow")
@@ -105,8 +107,12 @@ def _bounds(node: dict) -> str:
     return ", ".join(b for b in (lo, hi) if b)
 
 
+#: A key without a default (required, or inherited from another section).
+_NONE = object()
+
+
 def _value(value: Any) -> str:
-    if value is None:
+    if value is _NONE:
         return ""
     return "`" + json.dumps(value, separators=(", ", ": ")) + "`"
 
@@ -119,12 +125,11 @@ def _rows(node: dict, root: dict, path: str, defaults: Any) -> list[tuple[str, s
     if props is None and isinstance(node.get("additionalProperties"), dict) and node.get("type") == "object" \
             and "propertyNames" in node and path == "variants":
         # variants: name -> variant; the keys of one variant (defaults: the default config's DLF-Slow)
-        example = defaults.get("DLF-Slow", {}) if isinstance(defaults, dict) else {}
         rows.append((path, "mapping of name to variant", "", "", node.get("description", "")))
-        rows += _rows(node["additionalProperties"], root, f"{path}.<name>", example)
+        rows += _rows(node["additionalProperties"], root, f"{path}.<name>", None)
         return rows
     if props is None:
-        default = defaults if defaults is not None else node.get("default")
+        default = defaults if defaults is not None else node.get("default", _NONE)
         rows.append((path, _kind(node), _bounds(node), _value(default), " ".join(node.get("description", "").split())))
         return rows
     for key, sub in props.items():
@@ -133,68 +138,47 @@ def _rows(node: dict, root: dict, path: str, defaults: Any) -> list[tuple[str, s
     return rows
 
 
-def guide_meanings(guide: str) -> dict[str, str]:
-    """Key path -> meaning, from the tables of the configuration guide (``config/README.md``).
-
-    A table's keys belong to the section its nearest heading names (``## `dcfi` ``,
-    ``### `simulator.beam` ``, or a line such as ``datasets.<name>.simulate:``).
-    """
-    meanings: dict[str, str] = {}
-    section = ""
-    for line in guide.splitlines():
-        heading = re.match(r"^(?:#+ )?`([a-z_.<>]+)`(?::|$| and | ?:)", line)
-        if heading and not line.startswith("|"):
-            section = heading.group(1).split(" ")[0]
-            continue
-        row = re.match(r"^\| ((?:`[A-Za-z0-9_.]+`(?:, )?)+) \| ([^|]+) \|", line)
-        if row:
-            for key in re.findall(r"`([A-Za-z0-9_.]+)`", row.group(1)):
-                meanings[f"{section}.{key}" if section else key] = row.group(2).strip()
-    return meanings
-
-
-def _meaning(path: str, meanings: dict[str, str]) -> str:
-    """The guide's meaning of a key path (``variants.<name>.lr``, ``simulator.rapid.dwell_us``, ...)."""
-    candidates = [path, path.replace("datasets.<name>", "datasets"), path.replace(".<name>", ""),
-                  path.replace("variants.<name>", "training"), path.replace("evaluate.roles.", "evaluate.roles."),
-                  re.sub(r"^simulator\.(rapid|slow)\.", "simulator.rapid.", path)]
-    parts = path.split(".")
-    for k in range(1, len(parts)):  # a parent section and the rest as a dotted key (training + model.depth)
-        candidates.append(".".join(parts[:k]) + "." + ".".join(parts[k:]))
-    candidates.append(".".join(parts[:-1]))  # keys a parent's row describes (evaluate.roles)
-    for c in candidates:
-        if c in meanings:
-            return meanings[c]
-    return ""
-
-
-def reference_page(schema: dict | None = None, defaults: dict | None = None) -> str:
+def reference_page(schema: dict | None = None) -> str:
     """The configuration reference: one row per key of the config schema.
+
+    Type, bounds, default and description all come from the settings' one definition
+    (:func:`stemdlf.config.schema.config_schema`); the rapid and slow scans' defaults, which the
+    schema leaves to the simulator, from :class:`~stemdlf.simulate.params.SimulatorParams`.
 
     Parameters
     ----------
     schema : dict, optional
-        The config's JSON schema (default: the package's).
-    defaults : dict, optional
-        The default config (default: ``config/config.yaml``); its values fill the default column,
-        the schema's own ``default`` where the config leaves a key out.
+        The config's JSON schema (default: the generated one).
     """
+    from stemdlf.config.load import VARIANT_DATA_KEYS
+    from stemdlf.simulate.params import SimulatorParams, to_dict
+
     schema = schema or config_schema()
-    if defaults is None:
-        defaults = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    datasets = schema["properties"]["datasets"]["properties"]
-    meanings = guide_meanings((REPO / "config" / "README.md").read_text())
+    defaults = {"simulator": to_dict(SimulatorParams())}
+    datasets = _resolve(schema["properties"]["datasets"], schema)["properties"]
     lines = ["<!-- generated by python -m stemdlf.workflow.docs reference; do not edit -->",
              "| key | type | bounds | default | description |", "|---|---|---|---|---|"]
     for key, sub in schema["properties"].items():
         if key == "datasets":  # the two datasets share one definition: show it once, as datasets.<name>
-            rows = _rows(datasets["multi"], schema, "datasets.<name>", defaults.get("datasets", {}).get("multi"))
-            rows.insert(0, ("datasets.single", "dataset or null", "", "",
+            rows = _rows(datasets["multi"], schema, "datasets.<name>", None)
+            rows.insert(0, ("datasets.single", "dataset or null", "", "`null`",
                             " ".join(datasets["single"].get("description", "").split())))
+            rows.insert(0, ("datasets.multi", "dataset", "", "",
+                            " ".join(datasets["multi"].get("description", "").split())))
         else:
             rows = _rows(sub, schema, key, defaults.get(key))
-        lines += ["| " + " | ".join([f"`{r[0]}`", *r[1:4], r[4] or _meaning(r[0], meanings)]) + " |" for r in rows]
+        for path, kind, bounds, default, description in rows:
+            key = path.rsplit(".", 1)[-1]
+            if path.startswith("variants.<name>.") and not default and key not in VARIANT_DATA_KEYS:
+                default = "its `training` value"  # a variant inherits what it leaves out
+            lines.append(f"| `{path}` | {kind} | {bounds} | {default} | {_markdown(description)} |")
     return "\n".join(lines) + "\n"
+
+
+def _markdown(text: str) -> str:
+    """A docstring's reST (````code````, ``:func:`name```) as Markdown."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text)
+    return text.replace("``", "`")
 
 
 # --- rule graph ----------------------------------------------------------------------------------
@@ -331,12 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     """Write (or, with ``--check``, check) the documentation's generated files."""
     parser = argparse.ArgumentParser(prog="python -m stemdlf.workflow.docs", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("reference", "rulegraph", "readme"):
+    for name in ("schema", "reference", "rulegraph", "readme"):
         sub.add_parser(name).add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
     pub = sub.add_parser("publish")
     pub.add_argument("run", type=Path, help="a checkout where the workflow has finished")
     pub.add_argument("--preset", default="default", help="the name the files get (default, stress, ...)")
     args = parser.parse_args(argv)
+    if args.command == "schema":
+        return _write_or_check(SCHEMA, schema_yaml(), args.check)
     if args.command == "reference":
         return _write_or_check(GENERATED / "configuration.md", reference_page(), args.check)
     if args.command == "rulegraph":

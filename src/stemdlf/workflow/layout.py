@@ -47,6 +47,11 @@ class Layout:
         """A FOV's file (``rapid.tif``, ``slow.tif``, ``dcfi.tif``) in a folder of the data-contract layout."""
         return f"{folder}/fovs/{fov}/{name}"
 
+    @staticmethod
+    def dataset_meta(folder: str) -> str:
+        """The ``dataset.yaml`` of a folder in the data-contract layout (magnification, pixel size, ...)."""
+        return f"{folder}/dataset.yaml"
+
     def truth(self, name: str, dataset: str = DATASET, fov: str = FOV) -> str:
         """The simulator's truth of a FOV: ``slow_clean.tif``, ``distortion.csv``, ``drift.csv``, ``fov.yaml``."""
         return self.path("data", dataset, "truth", fov, name)

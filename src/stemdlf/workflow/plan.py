@@ -133,7 +133,7 @@ class Plan:
 
     def validate_inputs(self, dataset: str) -> dict[str, Any]:
         """What validating a dataset reads: its ``dataset.yaml`` and every FOV's rapid and slow scans."""
-        return {"meta": f"{self.dataset_dir(dataset)}/dataset.yaml",
+        return {"meta": self.layout.dataset_meta(self.dataset_dir(dataset)),
                 "frames": self.per_fov(self.raw(dataset, "{fov}", "rapid.tif"), dataset),
                 "slow": self.per_fov(self.raw(dataset, "{fov}", "slow.tif"), dataset)}
 

@@ -34,7 +34,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.interpolate import CubicSpline, make_smoothing_spline
 
-from stemdlf.config.settings import SchemaChecked
+from stemdlf.config.settings import SchemaChecked, setting
 from stemdlf.preprocess.distortion.profile import Distortion, psnr_db, zncc
 from stemdlf.preprocess.distortion.view import ViewMatch, linear_columns, match_view
 from stemdlf.preprocess.filters import bandpass, parabolic_offset
@@ -56,19 +56,28 @@ class DistortionQualityError(ValueError):
 class DistortionOptions(SchemaChecked):
     """Settings of the distortion estimate (the config's ``distortion:`` section)."""
 
-    schema_pointer = "/properties/distortion"
-
-    template_width_px: int = 50
-    template_stretch_search: float = 0.3
-    max_row_offset_px: int = 16
+    template_width_px: int = setting(50, minimum=5)
+    """Width of the edge templates of view matching (px; paper: 50); at most a third of the image width is used."""
+    template_stretch_search: float = setting(0.3, minimum=0, maximum=0.9)
+    """paper method only: also match the edge templates stretched by up to +-this fraction (the paper: 0)."""
+    max_row_offset_px: int = setting(16, minimum=0)
+    """Largest vertical offset between the scans searched (px)."""
     refine_row_offset: bool = True
+    """Refine the row offset on the corrected DCFI and re-estimate the profile until it settles (the paper: false)."""
     stretch_range: tuple[float, float] = (-0.5, 1.0)
-    strip_widths: tuple[int, int, int] = (10, 100, 10)
-    dp_window_px: int = 4
-    dp_max_slope: float = 2.0
-    highpass_px: float = 8.0
-    min_zncc: float = 0.3
+    """Relative stretch searched for each strip (paper: -50% to +100%)."""
+    strip_widths: tuple[int, int, int] = setting((10, 100, 10), items={"minimum": 2})
+    """Initial strip widths the paper method tries: start, stop, step (px; paper: 10..100)."""
+    dp_window_px: int = setting(4, minimum=0)
+    """Half-width of the column windows the dp method compares (px)."""
+    dp_max_slope: float = setting(2.0, minimum=1)
+    """Largest local slope d(rapid column)/d(slow column) the dp method allows."""
+    highpass_px: float = setting(8.0, minimum=0)
+    """Band-pass (Gaussian sigma 1 px minus this sigma) before matching, so only the dislocations are compared (px)."""
+    min_zncc: float = setting(0.3, minimum=-1, maximum=1)
+    """View matching below this ZNCC stops the workflow with the FOV named (a featureless or mismatched FOV)."""
     min_psnr_db: float = 10.0
+    """A corrected DCFI below this PSNR against its slow scan stops the workflow likewise (dB)."""
 
 
 def _resample_columns(image: np.ndarray, cols: np.ndarray) -> np.ndarray:
