@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from stemdlf.config.sections import Care
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ["config", "workflow", "profiles"]
 
@@ -43,10 +45,12 @@ def trim_workflow(workdir: Path, variants: list[str], baselines: list[str]) -> N
             config["variants"] = {k: v for k, v in config["variants"].items() if k in variants}
         if config.get("ablation"):  # rows of removed variants go with them
             config["ablation"] = [row for row in config["ablation"] if row["variant"] in variants]
-        if name.startswith("config/"):
-            config["evaluate"]["baselines"] = list(baselines)
-            if config["evaluate"]["care"]["like"] not in variants:  # CARE takes the pairs of a kept variant
-                config["evaluate"]["care"]["like"] = variants[0]
+        if name.startswith("config/"):  # the evaluate: section is all defaults there (stemdlf.config.sections)
+            evaluate = config.setdefault("evaluate", {})
+            evaluate["baselines"] = list(baselines)
+            care = evaluate.setdefault("care", {})
+            if care.get("like", Care().like) not in variants:  # CARE takes the pairs of a kept variant
+                care["like"] = variants[0]
         path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 

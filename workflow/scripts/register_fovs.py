@@ -1,5 +1,5 @@
 """Register every FOV to its own slow scan on top of the shared profile, and gate the residuals (rule register_fovs)."""
-from stemdlf.config.load import drift_options
+from stemdlf.config.load import MULTI, drift_options
 from stemdlf.io.atomic import atomic_path
 from stemdlf.preprocess.distortion import Distortion, RegistrationError, check_registrations
 from stemdlf.preprocess.fov import register_fovs_from_files
@@ -19,9 +19,9 @@ with log_to(snakemake.log[0]) as log:
     def in_profile(key):
         """Whether a FOV (``dataset/fov``) was used to estimate the profile: yes, no, or why it was skipped."""
         dataset, fov = key.split("/", 1)
-        if dataset == "multi" and fov in skipped:
+        if dataset == MULTI and fov in skipped:
             return f"skipped: {skipped[fov]}"
-        return "yes" if dataset == "multi" and fov in used else "no"
+        return "yes" if dataset == MULTI and fov in used else "no"
 
     table["in_profile"] = [in_profile(k) for k in table["key"]]
     log.info("per-FOV registration:\n%s", table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

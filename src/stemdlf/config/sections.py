@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from stemdlf.baselines.classical import BASELINES as CLASSICAL_BASELINES
+from stemdlf.config.load import MULTI, SINGLE
 from stemdlf.config.settings import setting
 from stemdlf.nn.train import TrainingSettings
 from stemdlf.preprocess.dcfi import DriftOptions
@@ -128,7 +129,7 @@ class Training(TrainingSettings):
 class Variant(Training):
     """A training variant (paper Results): what it trains on, and the training keys it overrides."""
 
-    dataset: Literal["multi", "single"] = setting()
+    dataset: str = setting(enum=[MULTI, SINGLE])
     """multi: the split's training FOVs; single: the single-FOV dataset. Every variant is tested on the multi-FOV
     test FOVs."""
     target: Literal["slow", "dcfi"] = setting()

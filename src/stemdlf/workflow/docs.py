@@ -36,8 +36,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from stemdlf.config.load import MULTI
 from stemdlf.config.schema import config_schema, schema_yaml
 from stemdlf.io.atomic import atomic_path
+from stemdlf.workflow.layout import Layout
 from stemdlf.workflow.readme import replace_block
 
 __all__ = ["REPO", "GENERATED", "reference_page", "rulegraph_page", "summary_table", "run_line", "publish",
@@ -223,21 +225,19 @@ def _crops_figure(run: Path, out: Path, recommended: str = "DLF-5F") -> None:
     from stemdlf.workflow.figures import save_figure
     from stemdlf.workflow.paper_figures import crops
 
-    results = run / "results"
-    fov = yaml.safe_load((results / "split.yaml").read_text())["test"][0]
-    corrected = results / "corrected" / "multi" / fov
+    L, m = Layout(str(run / "results")), MULTI
+    fov = yaml.safe_load(Path(L.split()).read_text())["test"][0]
 
-    def frame(path: Path) -> np.ndarray:
+    def frame(path: str) -> np.ndarray:
         image = read_tiff(path)
         return (image[0] if image.ndim == 3 else image).astype(np.float32)
 
-    slow_t = json.loads((results / "normalised" / "multi" / fov / "normalisation.json").read_text())["slow"]
-    roi = json.loads((results / "distortion" / "view.json").read_text())["slow_roi"]
-    images = {"rapid": frame(corrected / "rapid.tif"), "DCFI": frame(corrected / "dcfi.tif"),
-              recommended: frame(results / "denoised" / recommended / f"{fov}.tif"),
-              "truth": truth_image(read_tiff(results / "data" / "multi" / "truth" / fov / "slow_clean.tif"),
-                                   slow_t, roi)}
-    px = json.loads((results / "validated" / "multi.json").read_text())["meta"]["pixel_size_nm"]
+    slow_t = json.loads(Path(L.normalised("normalisation.json", m, fov)).read_text())["slow"]
+    roi = json.loads(Path(L.distortion("view.json")).read_text())["slow_roi"]
+    images = {"rapid": frame(L.corrected("rapid.tif", m, fov)), "DCFI": frame(L.corrected("dcfi.tif", m, fov)),
+              recommended: frame(L.denoised(fov, recommended)),
+              "truth": truth_image(read_tiff(L.truth("slow_clean.tif", m, fov)), slow_t, roi)}
+    px = json.loads(Path(L.validated(m)).read_text())["meta"]["pixel_size_nm"]
     pdf = out.with_suffix(".pdf")
     save_figure(crops(images, "truth", px, fov), out, pdf)
     pdf.unlink()
@@ -264,7 +264,7 @@ def publish(run: Path, preset: str = "default", out: Path = GENERATED) -> list[P
     with atomic_path(target) as tmp:
         Path(tmp).write_text(summary_table(pd.read_csv(results / "tables" / "summary.csv")))
     written.append(target)
-    if (results / "data" / "multi" / "truth").is_dir():
+    if Path(Layout(str(results)).truth("", MULTI, "")).is_dir():
         target = out / f"crops-{preset}.png"
         _crops_figure(Path(run), target)
         written.append(target)
