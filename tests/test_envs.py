@@ -68,7 +68,7 @@ def test_pyproject_gives_ranges_and_the_lock_satisfies_them():
         assert "==" not in text, f"pyproject.toml pins {text!r}: give a range; exact versions go in constraints.txt"
     for req in project_requirements():
         name = req.name.lower().replace("_", "-")
-        if "and-cuda" in req.extras:  # the GPU build is not installed here
+        if "cuda12" in req.extras:  # the GPU build is not installed here
             continue
         assert name in lock, f"constraints.txt does not lock {req.name}"
         assert req.specifier.contains(lock[name], prereleases=True), \
@@ -138,3 +138,13 @@ def test_every_rule_carries_the_fingerprint_of_its_own_scripts_library_code(rule
             assert f'code=code("{script.name}")' in block.group(1), f"rule {rule} lacks params code=code(...)"
             return
     raise AssertionError(f"rule {rule} not found")
+
+
+def test_the_gpu_extra_installs_the_backend_the_gpu_runs_were_measured_on():
+    """Issue 35, case 18: the [gpu] extra and the docs agree on JAX."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    gpu = [Requirement(r) for r in project["optional-dependencies"]["gpu"]]
+    assert [r.name for r in gpu] == ["jax"] and "cuda12" in gpu[0].extras
+    scale = (REPO / "docs" / "scale.md").read_text()
+    assert '".[gpu]"' in scale and "KERAS_BACKEND=jax" in scale
+    assert "Keras on JAX" in (REPO / "benchmarks" / "results" / "speed_gpu.md").read_text()

@@ -1,6 +1,7 @@
 """A trained filter as ONNX (stemdlf.nn.export, `stemdlf export`): ONNX Runtime computes what Keras does."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,6 +89,11 @@ def test_the_bioimageio_package_validates_and_its_test_output_is_the_keras_filte
     assert [a.get("id") for a in rdf["inputs"][0]["axes"]][1:3] == ["y", "x"]
     assert len(rdf["inputs"][0]["axes"][3]["channel_names"]) == 3  # the filter's 3-frame window
     assert rdf["inputs"][0]["preprocessing"] == [{"id": "scale_linear", "kwargs": {"gain": 1 / 65535, "offset": 0.0}}]
+    # its authors are the project's (bioimageio warns of a package without them; issue 35, case 19)
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert rdf["authors"] == [{"name": a["name"]} for a in project["authors"]]
     # the package's test pair, through its pre- and postprocessing, is what the Keras filter computes
     test_input = np.load(tmp_path / "package/test_input.npy")
     expected = np.asarray(load_model(residual_filter).predict_on_batch(test_input / 65535)) * 65535

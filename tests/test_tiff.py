@@ -9,9 +9,20 @@ from stemdlf.io.tiff import iter_frames, pixel_size_nm, read_tiff, tiff_info, wr
 
 def test_write_records_pixel_size_for_imagej(tmp_path):
     path = write_tiff(tmp_path / "a.tif", np.zeros((4, 5), np.uint16), pixel_size_nm=2.08)
-    assert pixel_size_nm(path) == pytest.approx(2.08, rel=1e-3)
-    with tifffile.TiffFile(path) as tif:
-        assert tif.is_imagej and tif.imagej_metadata["unit"] == "nm"
+    assert pixel_size_nm(path) == pytest.approx(2.08, rel=1e-9)
+    with tifffile.TiffFile(path) as tif:  # Fiji's reading: ImageJ's micron, pixels per micron
+        assert tif.is_imagej and tif.imagej_metadata["unit"] == "micron"
+        num, den = tif.pages[0].tags["XResolution"].value
+        assert den / num * 1e3 == pytest.approx(2.08, rel=1e-9)
+
+
+def test_rosettasciio_reads_the_calibration_as_a_length(tmp_path):
+    """HyperSpy's reader takes ImageJ's unit only when it is micron (issue 35, case 17)."""
+    import rsciio.tiff as rsciio_tiff
+    path = write_tiff(tmp_path / "a.tif", np.zeros((3, 8, 8), np.uint16), pixel_size_nm=2.08)
+    axes = {a["name"]: a for a in rsciio_tiff.file_reader(str(path))[0]["axes"]}
+    for name in ("height", "width"):
+        assert axes[name]["units"] == "µm" and axes[name]["scale"] * 1e3 == pytest.approx(2.08, rel=1e-9)
 
 
 def test_streamed_write_equals_array_write(tmp_path):

@@ -47,6 +47,8 @@ def _model_path(text: str) -> str:
     from stemdlf.nn import pretrained
 
     if not pretrained.is_pretrained(text):
+        if Path(text).is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is a folder; give the filter's .keras file")
         return text
     try:
         return str(pretrained.weights_path(text))
@@ -65,19 +67,60 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _percentile(text: str) -> float:
+    """Argparse type: a number in 0..100."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a percentile in 0..100, got {text}")
+    return value
+
+
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
-def _refuse_overwriting(inputs: list[str | Path], outputs: list[str | Path]) -> None:
-    """Refuse an output path that is one of the inputs (or a folder): raw data is never overwritten."""
-    for out in outputs:
-        out = Path(out)
+#: The image files the commands write: calibrated TIFF.
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+
+
+def _refuse_overwriting(inputs: list[str | Path], outputs: list[str | Path], images: list[str | Path] = ()) -> None:
+    """Refuse, before any work, outputs that would overwrite an input, each other, or cannot be written.
+
+    Parameters
+    ----------
+    inputs : list of path
+        Every file the command reads (the stack, the filter and its card, the distortion files).
+    outputs : list of path
+        Every file it writes. A missing folder is created; an existing file is replaced.
+    images : list of path
+        The outputs that are TIFF images (their name must say so).
+    """
+    import os
+
+    outputs = [Path(o) for o in outputs]
+    for k, out in enumerate(outputs):
         if out.is_dir():
             raise DataError(out, "is a folder; give the file to write")
         for inp in inputs:
-            if Path(inp).exists() and out.exists() and out.resolve() == Path(inp).resolve():
-                raise DataError(out, "is the input file; choose another output path (inputs are never overwritten)")
+            if _same_file(out, Path(inp)):
+                what = "the input file" if k == 0 and inp == inputs[0] else "a file this command reads"
+                raise DataError(out, f"is {what}; choose another output path (inputs are never overwritten)")
+        for other in outputs[:k]:
+            if _same_file(out, other):
+                raise DataError(out, "is given for two outputs; choose different paths")
+        folder = next(p for p in out.resolve().parents if p.exists())  # missing folders are created
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise DataError(out, f"cannot be written: no write permission in {folder}")
+    for out in images:
+        if Path(out).suffix.lower() not in TIFF_SUFFIXES:
+            raise DataError(out, f"the output is a TIFF; give it a .tif name (not {Path(out).suffix or 'none'})")
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -162,12 +205,13 @@ def _export(args: argparse.Namespace) -> int:
     if not model.is_file():
         raise DataError(model, "no such file")
     fmt = args.format or ("bioimageio" if out.suffix.lower() == ".zip" else "onnx")
+    model_files = [model, model.with_suffix(".json"), model.with_suffix(".metrics.json")]
     if fmt == "bioimageio":
-        _refuse_overwriting([model, model.with_suffix(".json")], [out])
+        _refuse_overwriting(model_files, [out])
         export_bioimageio(model, out)
         print(f"wrote {out} (BioImage Model Zoo package)")
         return 0
-    _refuse_overwriting([model, model.with_suffix(".json")], [out, out.with_suffix(".json")])
+    _refuse_overwriting(model_files, [out, out.with_suffix(".json")])
     export_onnx(model, out)
     print(f"wrote {out} and its card {out.with_suffix('.json')}")
     return 0
@@ -176,7 +220,7 @@ def _export(args: argparse.Namespace) -> int:
 def _dcfi(args: argparse.Namespace) -> int:
     out = Path(args.output)
     shifts = Path(args.shifts) if args.shifts else out.with_suffix(".shifts.csv")
-    _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")])
+    _refuse_overwriting([args.rapid], [out, shifts, out.with_suffix(".normalisation.json")], images=[out])
     given = args.rapid
     with _microscope_input(args, "rapid", min_frames=2):
         return _dcfi_tiff(args, given, out, shifts)
@@ -208,7 +252,7 @@ def _denoise_follow(args: argparse.Namespace) -> int:
     import numpy as np
 
     from stemdlf.io.tiff import write_tiff
-    from stemdlf.nn.live import filter_stream, watch_folder
+    from stemdlf.nn.live import filter_stream, same_size, watch_folder
     from stemdlf.preprocess.dcfi import estimate_drift, register_to_template, shift_frames
     from stemdlf.preprocess.normalise import apply_minmax, fit_minmax
 
@@ -217,13 +261,26 @@ def _denoise_follow(args: argparse.Namespace) -> int:
         raise DataError(folder, "--follow takes the folder the acquisition writes frames into")
     if out.resolve() == folder.resolve():
         raise DataError(out, "is the input folder; choose another output folder (inputs are never overwritten)")
+    import os
+
+    writable = out if out.is_dir() else next(p for p in out.resolve().parents if p.exists())
+    if not os.access(writable, os.W_OK | os.X_OK):
+        raise DataError(out, f"cannot be written: no write permission in {writable}")
     denoiser = _load_denoiser(args, batch_size=1)
-    stream = watch_folder(folder, idle_timeout_s=args.idle_timeout)
+
+    def warn(message: str) -> None:
+        if not message.startswith("no new frame"):
+            print(f"stemdlf: warning: {message}", file=sys.stderr)
+
+    stream = watch_folder(folder, idle_timeout_s=args.idle_timeout, log=warn)
     # the first frames set what needs more than one frame: the min-max and the alignment template
     warm = list(itertools.islice(stream, args.warmup))
     if not warm:
         raise DataError(folder, f"no frame arrived in {args.idle_timeout:g} s")
     _card_preparation(args, str(folder), denoiser.card, np.asarray(warm[0][1]).dtype.kind in "ui")
+    shape = np.shape(warm[0][1])
+    warm = list(same_size(warm, shape, warn))
+    stream = same_size(stream, shape, warn)
     frames = np.stack([f for _, f in warm]).astype(np.float32)
     steps = []
     if args.normalise:
@@ -272,9 +329,16 @@ def _load_denoiser(args: argparse.Namespace, batch_size: int):
     from stemdlf.nn.denoise import Denoiser
 
     try:
-        return Denoiser(args.model, batch_size, tile=args.tile)
+        denoiser = Denoiser(args.model, batch_size, tile=args.tile)
+    except DataError:
+        raise
     except ValueError as err:
         raise DataError(args.model, str(err)) from err
+    if not denoiser.card:
+        print(f"stemdlf: warning: {args.model}: no model card ({Path(args.model).with_suffix('.json').name}) "
+              "beside it: the frames are filtered as given, without the normalisation or input scaling the "
+              "filter may have been trained with", file=sys.stderr)
+    return denoiser
 
 
 def _load_distortion(folder: str | Path, frame_shape: tuple[int, ...]):
@@ -298,10 +362,19 @@ def _denoise(args: argparse.Namespace) -> int:
     single_threaded_blas()  # the pipeline runs its own threads (registration, preparation, the model)
     if args.follow:
         return _denoise_follow(args)
-    _refuse_overwriting([args.input, args.model], [args.output])
+    _refuse_overwriting(_denoise_inputs(args), [args.output], images=[args.output])
     given = args.input
     with _microscope_input(args, "input"):
         return _denoise_file(args, given)
+
+
+def _denoise_inputs(args: argparse.Namespace) -> list[Path]:
+    """Every file ``stemdlf denoise`` reads: the frames, the filter, its card and scores, the distortion files."""
+    model = Path(args.model)
+    files = [Path(args.input), model, model.with_suffix(".json"), model.with_suffix(".metrics.json")]
+    if args.distortion:
+        files += [Path(args.distortion) / "profile.csv", Path(args.distortion) / "view.json"]
+    return files
 
 
 def _warn_on_pixel_size(args: argparse.Namespace, given: str, card: dict) -> None:
@@ -328,6 +401,9 @@ def _card_preparation(args: argparse.Namespace, given: str, card: dict, integer_
         args.low_percentile = float(trained.get("low_percentile", 0.0))
     if args.high_percentile is None:
         args.high_percentile = float(trained.get("high_percentile", 100.0))
+    if args.low_percentile >= args.high_percentile:
+        raise DataError("--low-percentile", f"{args.low_percentile:g} is not below --high-percentile "
+                        f"{args.high_percentile:g}: the low percentile maps to 0, the high one to 65535")
     if args.normalise is None:
         args.normalise = bool(trained) and integer_frames
         if args.normalise:
@@ -347,9 +423,11 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
 
     shape, dtype = check_stack(args.input, "frame stack", ndims=(2, 3))
     card = read_model_card(args.model)  # what the filter takes, before the backend starts
-    if int(card.get("input_frames", 1)) > 1 and len(shape) == 2:
-        raise DataError(given, f"is one image, but {Path(args.model).name} filters windows of "
-                        f"{card['input_frames']} aligned frames: give it the frame series")
+    if int(card.get("input_frames", 1)) > 1 and (len(shape) == 2 or shape[0] == 1):
+        raise DataError(given, f"is one image{'' if len(shape) == 2 else ' (a stack of one frame)'}, but "
+                        f"{Path(args.model).name} filters windows of {card['input_frames']} aligned frames: "
+                        "give it the frame series")
+    from_card = args.normalise is None
     _card_preparation(args, given, card, dtype.kind in "ui")
     if not args.normalise and dtype.kind == "f":
         low, high, _ = value_range(args.input)
@@ -357,7 +435,11 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
             print(f"stemdlf: warning: {given}: values span {low:.4g}..{high:.4g}, outside the 0..65535 scale "
                   "filters are trained on; give --normalise for raw frames", file=sys.stderr)
     if args.normalise and (dtype.kind != "u" or dtype.itemsize > 2):
-        raise DataError(args.input, f"--normalise expects raw uint8/uint16 frames, the dtype is {dtype}")
+        if from_card:  # the card asked for it, not the user
+            raise DataError(given, f"dtype is {dtype}, but {Path(args.model).name} was trained on min-max "
+                            "normalised frames, which stemdlf makes from raw uint8/uint16 frames only: convert "
+                            "the stack to uint16, or give --no-normalise with frames already on the 0..65535 scale")
+        raise DataError(given, f"--normalise expects raw uint8/uint16 frames, the dtype is {dtype}")
     distortion = _load_distortion(args.distortion, shape) if args.distortion else None
     # the backend starts and the model loads (seconds) in a thread, and the stack's min-max in
     # another, while its frames are registered here (on the raw frames: a min-max is an affine
@@ -496,9 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalise", action=argparse.BooleanOptionalAction, default=None,
                    help="min-max normalise the raw stack first, as the workflow does (default: as the filter's card "
                    "says it was trained, for integer frames; --no-normalise gives it the frames as they are)")
-    p.add_argument("--low-percentile", type=float, default=None,
+    p.add_argument("--low-percentile", type=_percentile, default=None,
                    help="with normalisation (default: the card's, else 0)")
-    p.add_argument("--high-percentile", type=float, default=None,
+    p.add_argument("--high-percentile", type=_percentile, default=None,
                    help="with normalisation (default: the card's, else 100)")
     p.add_argument("--distortion", metavar="DIR",
                    help="folder with profile.csv and view.json (e.g. results/distortion): correct scan distortion "
@@ -539,10 +621,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input exits with status 2 and a one-line message naming the file."""
+    import logging
+
     from stemdlf.io.atomic import terminate_as_exit
     from stemdlf.runtime.logs import native_messages_discarded
 
     args = build_parser().parse_args(argv)
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # its warnings repeat what stemdlf reports
     quiet_native = contextlib.nullcontext() if args.verbose else native_messages_discarded()
     try:
         with terminate_as_exit(), quiet_native:  # SIGTERM leaves no partial output

@@ -135,6 +135,12 @@ def discover_fovs(path: str | Path) -> list[str]:
     if bad:
         raise DataError(fovs_dir, f"invalid FOV ids {bad}: use letters, digits, '_', '-' "
                         "or '.', starting with a letter or digit")
+    folded: dict[str, str] = {}
+    for name in names:  # the results hold a folder per FOV: on a case-insensitive disk these would be one
+        if name.lower() in folded:
+            raise DataError(fovs_dir, f"FOV ids {folded[name.lower()]!r} and {name!r} differ only in case, and "
+                            "would be one folder on a case-insensitive disk (macOS, Windows): rename one")
+        folded[name.lower()] = name
     return names
 
 

@@ -55,11 +55,31 @@ def tiff_info(path: str | Path) -> tuple[tuple[int, ...], np.dtype]:
             if not tif.series:
                 raise DataError(path, "not a readable TIFF: no image found (corrupt header or image directory)")
             series = tif.series[0]
+            if len(tif.series) > 1:
+                shapes = ", ".join(f"{'x'.join(map(str, s.shape))} {s.dtype}" for s in tif.series[:4])
+                raise DataError(path, f"holds {len(tif.series)} image series ({shapes}); stemdlf reads one stack "
+                                "per file: save the stack alone (e.g. without its thumbnail or overview)")
+            _check_imagej_count(path, tif)
             return tuple(int(s) for s in series.shape), np.dtype(series.dtype)
     except DataError:
         raise
     except Exception as exc:  # tifffile raises several types for corrupt files
         raise DataError(path, f"not a readable TIFF ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_imagej_count(path: Path, tif: tifffile.TiffFile) -> None:
+    """Refuse an ImageJ header whose image count disagrees with the pages the file holds.
+
+    tifffile reads as many frames as the header's ``images=`` says, so a header that under-counts
+    would silently drop frames and one that over-counts would read past them.
+    """
+    images = (tif.imagej_metadata or {}).get("images") if tif.is_imagej else None
+    if images is None:
+        return
+    pages = len(tif.pages)
+    if pages > 1 and int(images) != pages:  # one page only: ImageJ's contiguous big stacks (>4 GB) are so
+        raise DataError(path, f"its ImageJ header says images={images} but the file holds {pages} pages "
+                        "(a stack edited or cut by another program?); resave it, e.g. in Fiji")
 
 
 def read_tiff(path: str | Path) -> np.ndarray:
@@ -200,7 +220,9 @@ def write_tiff(
         chunks of frames, for streaming long stacks in bounded memory (then
         ``shape`` and ``dtype`` are required).
     pixel_size_nm : float, optional
-        Pixel size written to the resolution tags (unit nm).
+        Pixel size in nm, written as ImageJ's ``micron`` unit with the resolution in pixels per
+        micron: the one unit Fiji, tifffile, :func:`pixel_size_nm` and RosettaSciIO (HyperSpy's
+        reader) all read as a length.
     shape, dtype : optional
         Full shape and dtype when ``data`` is an iterable.
     metadata : dict, optional
@@ -212,7 +234,7 @@ def write_tiff(
         The written path.
     """
     path = Path(path)
-    md: dict = {"unit": "nm"} if pixel_size_nm else {}
+    md: dict = {"unit": "micron"} if pixel_size_nm else {}
     if metadata:
         md.update({k: v for k, v in metadata.items()})
     if isinstance(data, np.ndarray):
@@ -225,7 +247,8 @@ def write_tiff(
     md["axes"] = "TYX" if len(shape) == 3 else "YX"
     kwargs = {}
     if pixel_size_nm:
-        kwargs["resolution"] = (1.0 / pixel_size_nm, 1.0 / pixel_size_nm)
+        per_micron = 1e3 / pixel_size_nm
+        kwargs["resolution"] = (per_micron, per_micron)
     with atomic_path(path) as tmp:
         tifffile.imwrite(
             tmp, payload, shape=shape, dtype=dtype, imagej=True, metadata=md, **kwargs

@@ -35,17 +35,17 @@ def read_model_card(model_path: str | Path) -> dict:
     Raises
     ------
     DataError
-        If the card exists but is not readable JSON.
+        If the card exists but is not readable JSON, is not a stemdlf model card, or a field
+        filtering reads has the wrong type (:func:`check_model_card`).
     """
     path = Path(model_path).with_suffix(".json")
     if not path.is_file():
         return {}
     try:
         card = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(path, f"the model card is not readable JSON ({err})") from err
-    if not (isinstance(card, dict) and card.get("format", "").startswith("stemdlf-model-card")):
-        return {}
+    check_model_card(card, path)
     scores = Path(model_path).with_suffix(".metrics.json")
     if scores.is_file():
         try:
@@ -53,6 +53,46 @@ def read_model_card(model_path: str | Path) -> dict:
         except (OSError, json.JSONDecodeError) as err:
             raise DataError(scores, f"the filter's test scores are not readable JSON ({err})") from err
     return card
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+#: The card fields filtering reads: a check of each value, and what it should be (for the message).
+_CARD_FIELDS = {
+    "input_frames": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "causal": (lambda v: isinstance(v, bool), "true or false"),
+    "input_scaling": (lambda v: v in INPUT_SCALINGS, f"one of {', '.join(INPUT_SCALINGS)}"),
+    "normalisation": (lambda v: v is None or isinstance(v, dict), "an object with low_percentile and high_percentile"),
+    "pixel_size_nm": (lambda v: v is None or (_is_number(v) and v > 0), "a number of nm > 0"),
+    "geometry": (lambda v: isinstance(v, str), "a string"),
+}
+
+
+def check_model_card(card, path: str | Path) -> None:
+    """Refuse a model card that is not a stemdlf card, or whose fields filtering reads are of the wrong type.
+
+    Raises
+    ------
+    DataError
+        Naming the card, the field and what it should be.
+    """
+    if not isinstance(card, dict):
+        raise DataError(path, f"is not a model card: a JSON {type(card).__name__}, expected an object with "
+                        '"format": "stemdlf-model-card/1"')
+    fmt = card.get("format")
+    if not (isinstance(fmt, str) and fmt.startswith("stemdlf-model-card")):
+        found = "has no" if fmt is None else f"has {json.dumps(fmt)} as its"
+        raise DataError(path, f"{found} \"format\"; a stemdlf model card says \"format\": \"stemdlf-model-card/1\" "
+                        "(is this the card of another tool? move it away to filter without a card)")
+    for field, (ok, expected) in _CARD_FIELDS.items():
+        if field in card and not ok(card[field]):
+            raise DataError(path, f"field {field!r} is {json.dumps(card[field])}; expected {expected}")
+    for key in ("low_percentile", "high_percentile"):
+        value = (card.get("normalisation") or {}).get(key, 0.0 if key.startswith("low") else 100.0)
+        if not (_is_number(value) and 0 <= value <= 100):
+            raise DataError(path, f"field normalisation.{key} is {json.dumps(value)}; expected a number 0..100")
 
 
 def load_model(path: str | Path):
@@ -108,9 +148,9 @@ class Denoiser:
 
     def __init__(self, model, batch_size: int = 8, input_scaling: str | None = None,
                  tile: int | None = None) -> None:
-        card = {}
+        card, model_path = {}, None
         if isinstance(model, (str, Path)):
-            card = read_model_card(model)
+            card, model_path = read_model_card(model), model
             model = load_model(model)
         self.model = model
         # the network the frames go through: batch normalisation folded into the convolutions
@@ -127,6 +167,12 @@ class Denoiser:
         self.tile = None if tile is None else int(tile)
         self.input_frames, current = input_window(self.model)
         self.causal = self.input_frames > 1 and current == self.input_frames - 1
+        if card and (card.get("input_frames", 1), card.get("causal", False)) != (self.input_frames, self.causal):
+            raise DataError(Path(model_path).with_suffix(".json"),
+                            f"says input_frames {card.get('input_frames', 1)}, causal "
+                            f"{str(card.get('causal', False)).lower()}, but {Path(model_path).name} takes "
+                            f"{self.input_frames} frame(s), causal {str(self.causal).lower()}: the card belongs "
+                            "to another filter")
         self.input_scaling = input_scaling or card.get("input_scaling", "none")
         if self.input_scaling not in INPUT_SCALINGS:
             raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")

@@ -151,6 +151,20 @@ def _scores(test_metrics: dict | None) -> list[str]:
             "", "| metric | mean |", "|---|---|", *rows, ""]
 
 
+def project_people(field: str) -> list[str]:
+    """The package's authors (``field="Author"``) or maintainers, from its installed metadata."""
+    from email.utils import getaddresses
+    from importlib import metadata
+
+    try:
+        meta = metadata.metadata("stemdlf")
+    except metadata.PackageNotFoundError:
+        return ["The stemdlf developers"]
+    names = [n for key in (field, f"{field}-email") for v in meta.get_all(key) or []
+             for n, _ in getaddresses([v]) if n] or [v for v in meta.get_all(field) or [] if v]
+    return names or ["The stemdlf developers"]
+
+
 def export_bioimageio(model_path: str | Path, out_path: str | Path, *, name: str | None = None,
                       authors: list[str] | None = None) -> Path:
     """Write a trained filter as a BioImage Model Zoo package (``.zip``), validated when possible.
@@ -172,7 +186,7 @@ def export_bioimageio(model_path: str | Path, out_path: str | Path, *, name: str
     name : str, optional
         The model's name in the zoo (default: the card's variant).
     authors : list of str, optional
-        Author names (default: "stemdlf").
+        Author names (default: the package's authors, from its metadata).
 
     Returns
     -------
@@ -218,7 +232,7 @@ def export_bioimageio(model_path: str | Path, out_path: str | Path, *, name: str
             "name": name or f"stemdlf {variant} rapid-scan STEM noise filter",
             "description": ("U-Net that filters rapid-scan STEM frames to the slow scan: noise and the detector's "
                             "scan-direction blur removed (stemdlf)."),
-            "authors": [{"name": a} for a in (authors or ["stemdlf"])],
+            "authors": [{"name": a} for a in (authors or project_people("Author"))],
             "cite": [{"text": "Ihara, Saito, Yoshinaga, Murayama: Deep learning-based noise filtering toward "
                               "millisecond order imaging by using scanning transmission electron microscopy (2022)",
                       "doi": "10.21203/rs.3.rs-1482132/v1"}],

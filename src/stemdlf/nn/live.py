@@ -24,7 +24,7 @@ from stemdlf.nn.denoise import Denoiser
 from stemdlf.nn.patches import frame_window
 from stemdlf.preprocess.normalise import MinMax
 
-__all__ = ["LiveFrame", "filter_stream", "watch_folder"]
+__all__ = ["same_size", "LiveFrame", "filter_stream", "watch_folder"]
 
 #: A window index far beyond any stream: mid-stream windows are never mirrored at its end.
 _OPEN_END = 2**40
@@ -114,12 +114,13 @@ def filter_stream(denoiser: Denoiser, frames: Iterable[np.ndarray | tuple[str, n
 
 
 def watch_folder(folder: str | Path, pattern: str = "*.tif", poll_s: float = 0.1, idle_timeout_s: float = 10.0,
-                 log: Callable[[str], None] | None = None) -> Iterator[tuple[str, np.ndarray]]:
+                 log: Callable[[str], None] | None = None, max_tries: int = 30) -> Iterator[tuple[str, np.ndarray]]:
     """Frames from a folder the acquisition software writes one TIFF per frame into, as they appear.
 
     Files are taken in name order once they read completely (a file still being written is
-    retried at the next poll). The stream ends when no new file has appeared for
-    ``idle_timeout_s`` seconds.
+    retried at the next poll). A file that still cannot be read after ``max_tries`` polls is
+    skipped with a warning to ``log``, and the frames after it go on. The stream ends when no new
+    file has appeared for ``idle_timeout_s`` seconds.
 
     Yields
     ------
@@ -128,18 +129,27 @@ def watch_folder(folder: str | Path, pattern: str = "*.tif", poll_s: float = 0.1
     """
     folder = Path(folder)
     seen: set[str] = set()
+    tries: dict[str, int] = {}
     last_new = time.monotonic()
     quiet = logging.getLogger("tifffile")
     while True:
         fresh = sorted(p for p in folder.glob(pattern) if p.name not in seen and not p.name.startswith("."))
-        got = False
+        got = pending = False
         for path in fresh:
             level = quiet.level
             quiet.setLevel(logging.CRITICAL)
             try:
                 frame = tifffile.imread(path)
-            except Exception:  # noqa: BLE001 - not completely written yet: the next poll retries it
-                break
+            except Exception as err:  # noqa: BLE001 - not completely written yet: the next poll retries it
+                tries[path.name] = tries.get(path.name, 0) + 1
+                if tries[path.name] < max_tries:
+                    pending = True  # the stream waits for it (or gives up on it) before it may end
+                    break
+                seen.add(path.name)  # given up on: the frames after it go on
+                got = True
+                if log:
+                    log(f"{path}: skipped, not a readable TIFF after {max_tries} tries ({type(err).__name__})")
+                continue
             finally:
                 quiet.setLevel(level)
             seen.add(path.name)
@@ -150,8 +160,20 @@ def watch_folder(folder: str | Path, pattern: str = "*.tif", poll_s: float = 0.1
         if got:
             last_new = time.monotonic()
             continue
-        if time.monotonic() - last_new > idle_timeout_s:
+        if not pending and time.monotonic() - last_new > idle_timeout_s:
             if log:
                 log(f"no new frame in {folder} for {idle_timeout_s:g} s: done")
             return
         time.sleep(poll_s)
+
+
+def same_size(frames: Iterator[tuple[str, np.ndarray]], shape: tuple[int, ...],
+              log: Callable[[str], None] | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    """The frames of a stream that have ``shape``; each other frame is skipped with a warning to ``log``."""
+    for name, frame in frames:
+        if tuple(np.shape(frame)) != tuple(shape):
+            if log:
+                log(f"{name}: skipped, {'x'.join(map(str, np.shape(frame)))} px where the stream's frames are "
+                    f"{'x'.join(map(str, shape))}")
+            continue
+        yield name, frame
