@@ -1,0 +1,199 @@
+"""Live filtering against the model's own pace: the network alone, the stages around it, and the command.
+
+Run on demand from the repository root (not part of the tests):
+
+    .venv/bin/python benchmarks/live.py                      # DLF-Slow and DLF-5F on this machine
+    .venv/bin/python benchmarks/live.py --frames 100         # a shorter stack
+    KERAS_BACKEND=jax python benchmarks/live.py --tag gpu    # a GPU machine
+
+For the paper-faithful DLF-Slow and the recommended DLF-5F (the default config's model settings,
+untrained weights: speed does not depend on them), on a raw ``(frames, 512, 512)`` uint16 stack:
+
+- **model alone**: :class:`stemdlf.nn.denoise.Denoiser` on frames already prepared, batch 1 (live) and
+  batch 8 (a file), as frames/s.
+- **stages**: the work around the network, each timed alone on the same stack per frame:
+  registration (the DCFI shifts a multi-frame filter needs), the stack's min-max, the distortion
+  correction (a mild hysteresis-like profile) and, for the 5-frame filter, the window's alignment.
+- **file**: ``stemdlf denoise --normalise --distortion`` on the stack (a child process, start-up
+  included): frames/s, and frames/s once started (the frames of a second, twice as long stack
+  over its extra time), peak RSS.
+- **follow**: ``stemdlf denoise --follow --normalise --distortion`` on a folder holding the
+  stack's frames as single-frame TIFFs: frames/s once the stream runs, and each frame's latency
+  (median, 99th percentile) as the command reports it.
+
+Every rate is also given as a ratio to the acquisition rate (a 512x512 frame at 100 ns/pixel: 26.2
+ms) and to the model-alone rate at the batch that mode uses. Times are medians of ``--repeats``
+timings, measured in this one run on this one machine. Writes ``benchmarks/results/live.md`` (or
+``live_<tag>.md``), which the docs' Benchmarks page includes, and ``live.csv`` beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from speed import ACQUISITION_MS, MODELS, RESULTS, machine, median_time, write_stack  # noqa: E402
+
+
+def child(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and output (stdout and stderr) of a command run as a child process."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=err, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed: {text[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, text
+
+
+def stages(stack: Path, work: Path, input_frames: int, repeats: int) -> dict[str, float]:
+    """Seconds per frame of each preparation stage, timed alone on the stack."""
+    from stemdlf.io.tiff import read_tiff
+    from stemdlf.preprocess.dcfi import DriftOptions, dcfi_chunked, shift_frames
+    from stemdlf.preprocess.distortion import Distortion
+    from stemdlf.preprocess.fov import stack_minmax
+    from stemdlf.runtime.threads import available_cores
+
+    frames = read_tiff(stack).astype(np.float32)
+    n = len(frames)
+    out = {"min-max of the stack": median_time(lambda: stack_minmax(stack), max(1, repeats // 3), 1) / n}
+    distortion = Distortion.load(work / "profile.csv", work / "view.json")
+    out["distortion correction"] = median_time(lambda: distortion.apply(frames[:16]), repeats, 1) / 16
+    if input_frames > 1:
+        from stemdlf.io.tiff import iter_frames
+
+        def register():
+            return dcfi_chunked(lambda: iter_frames(stack, 64), DriftOptions(), integrate=False,
+                                workers=available_cores())[1]
+
+        out["registration (DCFI shifts)"] = median_time(register, max(1, repeats // 3), 1) / n
+        shifts = np.zeros((16, 2))
+        out["shift to the reference"] = median_time(lambda: shift_frames(frames[:16], shifts + 0.3), repeats, 1) / 16
+    return out
+
+
+def follow_run(model: Path, stack: Path, work: Path) -> tuple[float, list[float], float]:
+    """frames/s once streaming, per-frame latencies (s) and peak RSS of ``stemdlf denoise --follow``."""
+    import tifffile
+
+    acq = work / "acq"
+    acq.mkdir(exist_ok=True)
+    for k, frame in enumerate(tifffile.imread(stack)):
+        tifffile.imwrite(acq / f"frame{k:05d}.tif", frame)
+    out = work / "live_out"
+    cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(model), str(acq), "-o", str(out), "--follow",
+           "--normalise", "--distortion", str(work), "--idle-timeout", "0.5"]
+    _, rss, err = child(cmd)
+    latencies = [float(ms) / 1e3 for ms in re.findall(r": latency (\d+) ms", err)]
+    rate = re.search(r"([\d.]+) frames/s", err)
+    return (float(rate.group(1)) if rate else float("nan")), latencies, rss
+
+
+def measure(frames: int, repeats: int, names: list[str]) -> pd.DataFrame:
+    """One row per (model, mode, quantity)."""
+    from stemdlf.nn.denoise import Denoiser
+    from stemdlf.nn.train import TrainingSettings, write_model_card
+    from stemdlf.nn.unet import UNetSettings, build_unet
+    from stemdlf.preprocess.distortion import Distortion
+
+    rng, rows = np.random.default_rng(0), []
+    with tempfile.TemporaryDirectory(prefix="stemdlf-live-") as tmp:
+        work = Path(tmp)
+        write_stack(work / "rapid.tif", frames, rng)
+        write_stack(work / "long.tif", 2 * frames, rng)
+        c = np.arange(512, dtype=np.float64)
+        Distortion(4.0 + 0.95 * c + 8.0 * np.exp(-c / 40.0), 1.0, (512, 512)).save(work / "profile.csv",
+                                                                                    work / "view.json")
+        prepared = rng.uniform(0, 65535, (16, 512, 512)).astype(np.float32)
+        for name, (unet, extra) in MODELS.items():
+            if not any(n in name for n in names):
+                continue
+            settings = UNetSettings(**unet)
+            model = build_unet(settings)
+            path = work / f"{name.split()[0]}.keras"
+            model.save(path)
+            write_model_card(path, TrainingSettings(model=settings, **extra))
+
+            def row(mode: str, what: str, value: float, unit: str, model_name: str = name) -> None:
+                rows.append({"model": model_name.split()[0], "mode": mode, "what": what, "value": value, "unit": unit})
+
+            alone = {}
+            for batch in (1, 8):
+                denoiser = Denoiser(model, batch_size=batch)
+                seconds = median_time(lambda d=denoiser: d(prepared), max(2, repeats // 2)) / len(prepared)
+                alone[batch] = 1 / seconds
+                row("model alone", f"batch {batch}", alone[batch], "frames/s")
+            for stage, seconds in stages(work / "rapid.tif", work, settings.input_frames, repeats).items():
+                row("stages", stage, 1e3 * seconds, "ms/frame")
+            cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(path), "IN", "-o", str(work / "out.tif"),
+                   "--normalise", "--distortion", str(work), "--quiet"]
+            wall, rss, _ = child([a if a != "IN" else str(work / "rapid.tif") for a in cmd])
+            wall2, _, _ = child([a if a != "IN" else str(work / "long.tif") for a in cmd])
+            started = frames / (wall2 - wall) if wall2 > wall else float("nan")  # nan: too short to tell
+            row("file", f"{frames} frames, start-up included", frames / wall, "frames/s")
+            row("file", "once started", started, "frames/s")
+            row("file", "once started / model alone (batch 8)", started / alone[8], "ratio")
+            row("file", "once started / acquisition", started * ACQUISITION_MS / 1e3, "ratio")
+            row("file", "peak RSS", rss, "MB")
+            rate, latencies, rss = follow_run(path, work / "rapid.tif", work)
+            row("follow", "streaming", rate, "frames/s")
+            row("follow", "streaming / model alone (batch 1)", rate / alone[1], "ratio")
+            row("follow", "streaming / acquisition", rate * ACQUISITION_MS / 1e3, "ratio")
+            if latencies:
+                row("follow", "latency, median", 1e3 * statistics.median(latencies), "ms")
+                row("follow", "latency, 99th percentile", 1e3 * float(np.percentile(latencies, 99)), "ms")
+            row("follow", "peak RSS", rss, "MB")
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame, facts: dict, frames: int) -> str:
+    """The table the docs include, with the machine in its first line."""
+    head = (f"Measured by `benchmarks/live.py` on {facts['cores']} cores of an {facts['cpu']} "
+            f"({facts['flags']}), accelerator {facts['accelerator']}, Keras on "
+            f"{os.environ.get('KERAS_BACKEND', 'tensorflow')}, {date.today().isoformat()}; "
+            f"a {frames}-frame 512x512 uint16 stack, float32, untrained weights of the default config's models.")
+    lines = [head, "", "| model | mode | what | value | unit |", "|---|---|---|---|---|"]
+    for r in table.itertuples():
+        lines.append(f"| {r.model} | {r.mode} | {r.what} | {r.value:.3g} | {r.unit} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Measure and write ``benchmarks/results/live.md``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=200, help="frames of the stack (default 200)")
+    parser.add_argument("--repeats", type=int, default=7, help="timings per median (default 7)")
+    parser.add_argument("--models", default="DLF-Slow,DLF-5F", help="comma-separated names (default both)")
+    parser.add_argument("--tag", default="", help="suffix of the result files, e.g. gpu")
+    args = parser.parse_args()
+    table = measure(args.frames, args.repeats, args.models.split(","))
+    facts = machine()
+    suffix = f"_{args.tag}" if args.tag else ""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    table.assign(**facts, date=date.today().isoformat()).to_csv(RESULTS / f"live{suffix}.csv", index=False)
+    text = markdown(table, facts, args.frames)
+    (RESULTS / f"live{suffix}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
