@@ -73,6 +73,17 @@ def test_claims_state_holds_fails_and_untested():
     assert "| DLF-Slow beats BM3D-PSD on psnr | **fails** | 23.000 vs 24.000 dB |" in text
 
 
+def test_the_shipped_filter_applied_as_it_is_is_compared_with_dcfi_and_the_trained_filter():
+    rows = [(m, "psnr_truth", v) for m, v in [("rapid", 20.0), ("DCFI", 24.5), ("DLF-5F", 29.0),
+                                              ("pretrained-DLF-5F", 27.25), ("DLF-Slow", 26.0)]]
+    summary = summarise(tidy([("a", 0, m, k, v) for m, k, v in rows]))
+    claims = {c.text: c for c in check_claims(summary, recommended="DLF-5F", zero_shot=["pretrained-DLF-5F"])}
+    name = "pretrained-DLF-5F, applied as it is (no slow scan of this data), beats"
+    assert claims[f"{name} DCFI on psnr_truth"].holds is True
+    assert claims[f"{name} DCFI on psnr_truth"].evidence.startswith("27.250 vs 24.500 dB")
+    assert claims[f"{name} DLF-5F trained on this data on psnr_truth"].holds is False
+
+
 def test_claims_say_how_a_comparison_goes_fov_by_fov():
     # DLF-Slow wins the mean on two FOVs and loses badly on a third
     per_frame = [("f1", 0, "DLF-Slow", "psnr", 25.0), ("f1", 1, "DLF-Slow", "psnr", 23.0),

@@ -195,3 +195,19 @@ def test_a_fine_tuned_variant_reads_the_weights_it_starts_from(tmp_path):
     p = _plan(extra)
     assert p.training_inputs("FT-100")["initial"] == "results/models/DLF-Slow/model.keras"
     assert "FT-100" not in p.single_fov_variants()  # Fig. 4 compares variants trained from scratch
+
+
+def test_the_shipped_filter_applied_as_it_is_is_a_method_of_the_default_evaluation():
+    """Issue 33, item 5: pretrained:DLF-5F filters the test FOVs with no training on this data."""
+    from stemdlf.nn import pretrained
+
+    p = _plan()
+    assert p.zero_shot == ["pretrained-DLF-5F"] and "pretrained-DLF-5F" in p.methods
+    assert "pretrained-DLF-5F" not in p.variants  # nothing trains
+    inputs = p.denoise_inputs("pretrained-DLF-5F")
+    assert inputs["model"] == str(pretrained.weights_path("DLF-5F")) and p.denoise_corrected("pretrained-DLF-5F")
+    assert inputs["rapid"][0].startswith("results/corrected/multi/")
+    fov = p.split["test"][0]
+    assert p.method_files("pretrained-DLF-5F")[0] == f"results/denoised/pretrained-DLF-5F/{fov}.tif"
+    assert "pretrained-DLF-5F" in p.figure_labels("crops")
+    assert f"results/denoised/pretrained-DLF-5F/{fov}.tif" in p.targets()

@@ -180,6 +180,7 @@ rule claims:
         dlf_dcfi=PLAN.role("paper_dcfi"),
         recommended=PLAN.role("recommended"),
         single_fov=PLAN.single_fov_variants(),
+        zero_shot=PLAN.zero_shot,
     script:
         "../scripts/claims.py"
 

@@ -65,6 +65,8 @@ rule denoise_variant:
         [L.denoised(fov) for fov in SPLIT["test"]],
     log:
         "logs/denoise/{variant}.log",
+    wildcard_constraints:
+        variant="|".join(re.escape(v) for v in PLAN.filters),
     benchmark:
         "benchmarks/denoise/{variant}.tsv"
     conda:
@@ -77,7 +79,7 @@ rule denoise_variant:
     params:
         code=code("denoise_variant.py"),
         fovs=SPLIT["test"],
-        corrected=lambda wc: PLAN.variant(wc.variant)["corrected"],
+        corrected=per(PLAN.denoise_corrected, "variant"),
         batch_size=config["denoise"]["batch_size"],
         chunk_frames=config["dcfi"]["chunk_frames"],
     script:

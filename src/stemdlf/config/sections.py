@@ -17,6 +17,7 @@ from typing import Any, Literal
 from stemdlf.baselines.classical import BASELINES as CLASSICAL_BASELINES
 from stemdlf.config.load import MULTI, SINGLE
 from stemdlf.config.settings import setting
+from stemdlf.nn import pretrained
 from stemdlf.nn.train import TrainingSettings
 from stemdlf.preprocess.dcfi import DriftOptions
 from stemdlf.preprocess.distortion.estimate import METHODS as DISTORTION_METHODS
@@ -208,6 +209,10 @@ class Evaluate:
     """Map the baselines' outputs through the rapid-to-slow tone curve of the training FOVs."""
     bm3d_profile: Literal["np", "lc"] = setting("lc")
     """The bm3d package's profile for the BM3D baselines: lc (low complexity, about 3x faster) or np (normal)."""
+    pretrained: list[str] = setting(factory=lambda: ["DLF-5F"], uniqueItems=True,
+                                    items={"enum": pretrained.available()})
+    """Filters the package ships, applied as they are to the test FOVs (zero-shot: no slow scan of this data), each
+    the method pretrained-<name>."""
     care: Care = setting(factory=Care)
     """The CARE baseline."""
     roles: Roles = setting(factory=Roles)

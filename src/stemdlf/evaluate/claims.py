@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Claim", "check_claims", "per_fov", "single_fov_budget", "recommended_claims", "claims_markdown"]
+__all__ = ["Claim", "check_claims", "per_fov", "single_fov_budget", "recommended_claims", "zero_shot_claims",
+           "claims_markdown"]
 
 
 @dataclass
@@ -89,7 +90,8 @@ def _compare(summary, a, b, metric, unit, higher_is_better=True, metrics: pd.Dat
 
 def check_claims(summary: pd.DataFrame, dlf_slow: str = "DLF-Slow", dlf_dcfi: str = "DLF-DCFI",
                  single_fov: list[str] | None = None, recommended: str | None = None,
-                 metrics: pd.DataFrame | None = None, single_fov_training: str = "") -> list[Claim]:
+                 metrics: pd.DataFrame | None = None, single_fov_training: str = "",
+                 zero_shot: list[str] | None = None) -> list[Claim]:
     """Each claim of the paper (and the comparisons it did not make) on this run.
 
     Parameters
@@ -109,6 +111,8 @@ def check_claims(summary: pd.DataFrame, dlf_slow: str = "DLF-Slow", dlf_dcfi: st
     single_fov_training : str
         :func:`single_fov_budget` of the single-FOV variants: added to the claim on frames when it
         fails, as the evidence of why.
+    zero_shot : list of str, optional
+        Shipped filters applied as they are (``pretrained-<name>``): :func:`zero_shot_claims`.
     """
     claims = []
     for other in ("rapid", "DCFI", "BM3D", dlf_dcfi):  # the paper's Fig. 3a
@@ -153,7 +157,26 @@ def check_claims(summary: pd.DataFrame, dlf_slow: str = "DLF-Slow", dlf_dcfi: st
                             bool(truth_dlf > truth_slow), f"PSNR vs truth {truth_dlf:.2f} dB vs {truth_slow:.2f} dB"))
     if recommended:
         claims += recommended_claims(summary, recommended)
+    for shipped in zero_shot or []:
+        claims += zero_shot_claims(summary, shipped, recommended, metrics)
     return claims
+
+
+def zero_shot_claims(summary: pd.DataFrame, shipped: str, recommended: str | None,
+                     metrics: pd.DataFrame | None = None) -> list[Claim]:
+    """What a user without slow scans gets: a shipped filter applied as it is, against DCFI and the trained filter.
+
+    Against the noise-free truth where there is one, else against the slow scan.
+    """
+    metric = "psnr_truth" if not np.isnan(_mean(summary, shipped, "psnr_truth")) else "psnr"
+    out = []
+    for other in ("DCFI", "rapid", *([recommended] if recommended else [])):
+        claim = _compare(summary, shipped, other, metric, "dB", metrics=metrics)
+        trained = " trained on this data" if other == recommended else ""
+        claim.text = (f"{shipped}, applied as it is (no slow scan of this data), beats {other}{trained} "
+                      f"on {metric}")
+        out.append(claim)
+    return out
 
 
 def recommended_claims(summary: pd.DataFrame, recommended: str) -> list[Claim]:
@@ -166,6 +189,8 @@ def recommended_claims(summary: pd.DataFrame, recommended: str) -> list[Claim]:
     for metric, unit, higher in (("psnr_truth", "dB", True), ("ssim_truth", "", True)):
         values = {m: _mean(summary, m, metric) for m in others}
         values = {m: v for m, v in values.items() if not np.isnan(v)}
+        if not values or np.isnan(_mean(summary, recommended, metric)):
+            continue  # not measured
         best = max(values, key=values.get) if higher else min(values, key=values.get)
         ours = _mean(summary, recommended, metric)
         out.append(Claim(f"{recommended} has the best {metric} of every method (incl. the slow scan itself)",

@@ -123,11 +123,13 @@ def check_variant_names(variants: list[str]) -> None:
     Raises
     ------
     ConfigError
-        If a variant is called ``rapid``, ``DCFI``, ``slow``, ``CARE`` or a classical baseline's name.
+        If a variant is called ``rapid``, ``DCFI``, ``slow``, ``CARE``, a classical baseline's name, or
+        ``pretrained-...`` (the shipped filters' methods).
     """
     from stemdlf.baselines.classical import BASELINES
 
-    clash = sorted(set(variants) & {*REFERENCE_METHODS, *BASELINES})
+    shipped = {v for v in variants if v.startswith("pretrained-")}  # the names of the shipped filters' methods
+    clash = sorted(set(variants) & {*REFERENCE_METHODS, *BASELINES} | shipped)
     if clash:
         raise ConfigError(f"variant names {clash} are reserved for the evaluation's reference methods")
 
@@ -301,7 +303,8 @@ def figure_panels(fig: str, methods: list[str], roles: dict[str, str], single_fo
               "fig2": present(["rapid", "DCFI"]) + ["slow"] + present([paper_dcfi, paper, recommended]),
               "fig3": present(["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]) + ["slow"],
               "fig4": list(single_fov) + ["slow"],
-              "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended]) + ["slow"],
+              "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended])
+              + [m for m in methods if m.startswith("pretrained-")] + ["slow"],
               "fig5": [], "stats": []}
     if fig not in panels:
         raise ValueError(f"unknown figure {fig!r}; figures: {', '.join(panels)}")

@@ -25,7 +25,10 @@ from stemdlf.workflow.ablation import check_ablation
 from stemdlf.workflow.layout import Layout
 from stemdlf.workflow.split import explicit_split, split_fovs
 
-__all__ = ["Plan", "canonical", "ESTIMATOR_SCOPES"]
+__all__ = ["Plan", "canonical", "ESTIMATOR_SCOPES", "ZERO_SHOT_PREFIX"]
+
+#: A shipped filter applied as it is is the method ``pretrained-<name>`` (a name that is a folder too).
+ZERO_SHOT_PREFIX = "pretrained-"
 
 #: Where a distortion estimator's reference comes from: one FOV, or the median over the training FOVs.
 ESTIMATOR_SCOPES = ("reference", "global")
@@ -316,10 +319,21 @@ class Plan:
         """Exactly what one variant's training uses: its merged settings and its FOVs."""
         return canonical({**self.variant(name), "fovs": self.variant_fovs(name)})
 
+    def denoise_corrected(self, name: str) -> bool:
+        """Whether a filter takes distortion-corrected frames (a variant's setting; a shipped filter's card)."""
+        if name in self.zero_shot:
+            return str(pretrained.card(name[len(ZERO_SHOT_PREFIX):]).get("geometry", "slow")).startswith("slow")
+        return self.variant(name)["corrected"]
+
     def denoise_inputs(self, name: str) -> dict[str, Any]:
-        """A variant's filter and the test FOVs it filters."""
-        L, corrected = self.layout, self.variant(name)["corrected"]
-        return {"model": L.model("model.keras", name), "card": L.model("model.json", name),
+        """A filter (a trained variant's, or a shipped one) and the test FOVs it filters."""
+        L, corrected = self.layout, self.denoise_corrected(name)
+        if name in self.zero_shot:
+            weights = pretrained.weights_path(name[len(ZERO_SHOT_PREFIX):])
+            model = {"model": str(weights), "card": str(weights.with_suffix(".json"))}
+        else:
+            model = {"model": L.model("model.keras", name), "card": L.model("model.json", name)}
+        return {**model,
                 "rapid": [self.rapid_file(self.multi, fov, corrected) for fov in self.split["test"]],
                 "view": L.distortion("view.json")}
 
@@ -348,9 +362,19 @@ class Plan:
         return [b for b in self.baselines if b != "CARE"]
 
     @property
+    def zero_shot(self) -> list[str]:
+        """The shipped filters applied as they are (``evaluate.pretrained``), as methods ``pretrained-<name>``."""
+        return [ZERO_SHOT_PREFIX + name for name in self.config["evaluate"].get("pretrained", [])]
+
+    @property
+    def filters(self) -> list[str]:
+        """The methods that filter the test FOVs with a U-Net: the trained variants and the shipped filters."""
+        return self.variants + self.zero_shot
+
+    @property
     def methods(self) -> list[str]:
-        """The evaluated methods: the recorded references, every variant, every baseline."""
-        return ["rapid", "DCFI"] + self.variants + self.baselines
+        """The evaluated methods: the recorded references, every variant and shipped filter, every baseline."""
+        return ["rapid", "DCFI"] + self.filters + self.baselines
 
     def evaluated_methods(self) -> list[str]:
         """The methods in the tables, and (with ground truth) the slow scan itself."""
@@ -399,7 +423,7 @@ class Plan:
         L = self.layout
         if method in ("rapid", "DCFI", "slow"):
             return self.test_files(functools.partial(L.corrected, f"{method.lower()}.tif"))
-        if method in self.variants:
+        if method in self.filters:
             return [L.denoised(fov, method) for fov in self.split["test"]]
         return [L.baseline(".tif", fov, method) for fov in self.split["test"]]
 
@@ -488,6 +512,7 @@ class Plan:
             out += self.per_fov(L.corrected("rapid.tif"), dataset)
         for name in self.variants:
             out += [L.model("model.keras", name), L.model("learning_curve.png", name)]
+        for name in self.filters:
             out += [L.denoised(fov, name) for fov in self.split["test"]]
         out += [L.table("summary.md"), L.claims(), L.readme_results()]
         out += [L.figure(".png", fig) for fig in self.figures()]

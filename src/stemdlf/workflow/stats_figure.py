@@ -18,7 +18,8 @@ __all__ = ["method_family", "FAMILY_COLOURS", "stats_figure", "ablation_figure"]
 
 #: One colour per family of methods, the same in every figure that uses it.
 FAMILY_COLOURS = {"recorded": "#7f7f7f", "classical filter": "#1f77b4", "CARE": "#ff7f0e",
-                  "DLF (paper recipe)": "#2ca02c", "DLF (other recipe)": "#9467bd", "DLF (recommended)": "#d62728"}
+                  "DLF (paper recipe)": "#2ca02c", "DLF (other recipe)": "#9467bd", "DLF (recommended)": "#d62728",
+                  "DLF (shipped, as it is)": "#e377c2"}
 
 
 def method_family(method: str, recommended: str | None = None, variants: list[str] | None = None) -> str:
@@ -40,6 +41,8 @@ def method_family(method: str, recommended: str | None = None, variants: list[st
         return "recorded"
     if method == "CARE":
         return "CARE"
+    if method.startswith("pretrained-"):  # a filter the package ships, applied without training on this data
+        return "DLF (shipped, as it is)"
     if method.startswith("DLF"):
         return "DLF (paper recipe)"
     if variants is not None and method in variants:
