@@ -251,7 +251,7 @@ def test_tiny_workflow_through_slurm_equals_the_local_run(slurm_run, tiny_run):
     # ... and every metric of every method both ran (float32 training on the same thread count)
     ours = pd.read_csv(workdir / "results/tables/metrics.csv")
     theirs = pd.read_csv(tiny_run / "results/tables/metrics.csv")
-    assert set(ours["method"]) == set(KEEP_VARIANTS + KEEP_BASELINES + ["rapid", "DCFI", "slow"])
+    assert set(ours["method"]) == set(KEEP_VARIANTS + KEEP_BASELINES + ["rapid", "DCFI", "slow", "pretrained-DLF-5F"])
     merged = ours.merge(theirs, on=["fov", "frame", "method", "metric"], suffixes=("_slurm", "_local"),
                         validate="one_to_one")
     assert len(merged) == len(ours)

@@ -27,13 +27,13 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["estimate_distortion"] == 6  # published/paper/dp x reference/global, compared side by side
     # every FOV of both datasets registered to its own slow scan, in one job
     assert jobs["register_fovs"] == 1
-    # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500, DLF-5F: one training and one denoising each
-    # a learning curve for each, and one for CARE
-    assert jobs["train_variant"] == 8 and jobs["denoise_variant"] == 8 and jobs["learning_curve"] == 9
+    # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500, DLF-5F: one training and one denoising each,
+    # and one denoising with the shipped DLF-5F as it is (evaluate.pretrained); a learning curve for each, one for CARE
+    assert jobs["train_variant"] == 8 and jobs["denoise_variant"] == 9 and jobs["learning_curve"] == 9
     # evaluation: 5 tuned baselines x 2 test FOVs; CARE trained once and applied once;
-    # rapid, DCFI, 8 variants, 6 baselines and the slow scan vs truth
+    # rapid, DCFI, 8 variants, the shipped filter, 6 baselines and the slow scan vs truth
     assert jobs["baseline_fov"] == 10 and jobs["train_care"] == jobs["denoise_care"] == 1
-    assert jobs["metrics_method"] == 17 and jobs["figure"] == 7  # fig1-5, the crops and the statistics
+    assert jobs["metrics_method"] == 18 and jobs["figure"] == 7  # fig1-5, the crops and the statistics
     assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == jobs["readme_results"] == 1
     assert jobs["ablation"] == 1  # tiny.yaml's two ablation rows
     assert jobs["model_metrics"] == 1  # every filter's test scores beside its card, in one job
@@ -103,7 +103,7 @@ def test_changing_the_distortion_method_replans_only_the_selection_downstream(ti
     assert not {"simulate_fov", "normalise_fov", "dcfi_fov", "estimate_distortion", "choose_reference"} & set(jobs)
     assert jobs["correct_fov"] == 6
     # every variant trained on corrected frames retrains; DLF-Slow-uncorrected does not
-    assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 8
+    assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 9  # the shipped filter too: corrected frames
 
 
 def test_changing_the_bm3d_profile_replans_only_the_bm3d_baselines_and_their_evaluation(tiny_run):
@@ -343,7 +343,8 @@ def test_evaluation_outputs_and_report(tiny_run):
     assert list(metrics.columns) == ["fov", "frame", "method", "metric", "value"]
     summary = pd.read_csv(tiny_run / "results/tables/summary.csv")
     methods = {"rapid", "DCFI", "DLF-Slow", "DLF-DCFI", "DLF-Slow-uncorrected", "DLF-100", "DLF-500", "DLF-1000",
-               "DLF-2500", "DLF-5F", "Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur", "CARE", "slow"}
+               "DLF-2500", "DLF-5F", "pretrained-DLF-5F", "Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur",
+               "CARE", "slow"}
     assert set(summary["method"]) == methods
     psnr = summary[summary["metric"] == "psnr"].set_index("method")
     assert psnr.loc["DLF-Slow", "n"] == 2 * 4 and psnr.loc["DCFI", "n"] == 2  # 4 frames x 2 test FOVs; 1 DCFI each

@@ -65,10 +65,10 @@ rule denoise_variant:
         [L.denoised(fov) for fov in SPLIT["test"]],
     log:
         "logs/denoise/{variant}.log",
-    wildcard_constraints:
-        variant="|".join(re.escape(v) for v in PLAN.filters),
     benchmark:
         "benchmarks/denoise/{variant}.tsv"
+    wildcard_constraints:
+        variant="|".join(re.escape(v) for v in PLAN.filters),
     conda:
         "../envs/training.yaml"
     # One thread: the default U-Net gains little from a second one, so on a small machine two
@@ -80,6 +80,7 @@ rule denoise_variant:
         code=code("denoise_variant.py"),
         fovs=SPLIT["test"],
         corrected=per(PLAN.denoise_corrected, "variant"),
+        shipped=per(PLAN.shipped_filter, "variant"),
         batch_size=config["denoise"]["batch_size"],
         chunk_frames=config["dcfi"]["chunk_frames"],
     script:

@@ -328,14 +328,27 @@ class Plan:
     def denoise_inputs(self, name: str) -> dict[str, Any]:
         """A filter (a trained variant's, or a shipped one) and the test FOVs it filters."""
         L, corrected = self.layout, self.denoise_corrected(name)
-        if name in self.zero_shot:
-            weights = pretrained.weights_path(name[len(ZERO_SHOT_PREFIX):])
-            model = {"model": str(weights), "card": str(weights.with_suffix(".json"))}
-        else:
-            model = {"model": L.model("model.keras", name), "card": L.model("model.json", name)}
+        # a shipped filter is not an input file: its path is the installed package's, which differs
+        # between checkouts; shipped_filter() names it, with its fingerprint, in the params
+        model = {} if name in self.zero_shot else {"model": L.model("model.keras", name),
+                                                   "card": L.model("model.json", name)}
         return {**model,
                 "rapid": [self.rapid_file(self.multi, fov, corrected) for fov in self.split["test"]],
                 "view": L.distortion("view.json")}
+
+    def shipped_filter(self, name: str) -> str:
+        """For a shipped filter's method, ``pretrained:<name>@<hash of its weights and card>`` (else "").
+
+        The job reads the filter from the installed package; the hash reruns it when the shipped
+        files change.
+        """
+        if name not in self.zero_shot:
+            return ""
+        import hashlib
+
+        weights = pretrained.weights_path(name[len(ZERO_SHOT_PREFIX):])
+        digest = hashlib.sha256(weights.read_bytes() + weights.with_suffix(".json").read_bytes()).hexdigest()[:16]
+        return f"{pretrained.PREFIX}{name[len(ZERO_SHOT_PREFIX):]}@{digest}"
 
     def learning_curve_inputs(self, name: str) -> dict[str, str]:
         """A variant's history.csv and training.json; CARE's history is in its training.json."""
