@@ -90,6 +90,15 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
 
 
+def _refuse_unwritable(out: Path) -> None:
+    """Refuse an output (file or folder) whose nearest existing folder cannot be written (missing ones are created)."""
+    import os
+
+    folder = out if out.is_dir() else next(p for p in out.resolve().parents if p.exists())
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(out, f"cannot be written: no write permission in {folder}")
+
+
 def _refuse_overwriting(inputs: list[str | Path], outputs: list[str | Path], images: list[str | Path] = ()) -> None:
     """Refuse, before any work, outputs that would overwrite an input, each other, or cannot be written.
 
@@ -102,8 +111,6 @@ def _refuse_overwriting(inputs: list[str | Path], outputs: list[str | Path], ima
     images : list of path
         The outputs that are TIFF images (their name must say so).
     """
-    import os
-
     outputs = [Path(o) for o in outputs]
     for k, out in enumerate(outputs):
         if out.is_dir():
@@ -115,9 +122,7 @@ def _refuse_overwriting(inputs: list[str | Path], outputs: list[str | Path], ima
         for other in outputs[:k]:
             if _same_file(out, other):
                 raise DataError(out, "is given for two outputs; choose different paths")
-        folder = next(p for p in out.resolve().parents if p.exists())  # missing folders are created
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise DataError(out, f"cannot be written: no write permission in {folder}")
+        _refuse_unwritable(out)
     for out in images:
         if Path(out).suffix.lower() not in TIFF_SUFFIXES:
             raise DataError(out, f"the output is a TIFF; give it a .tif name (not {Path(out).suffix or 'none'})")
@@ -261,18 +266,13 @@ def _denoise_follow(args: argparse.Namespace) -> int:
         raise DataError(folder, "--follow takes the folder the acquisition writes frames into")
     if out.resolve() == folder.resolve():
         raise DataError(out, "is the input folder; choose another output folder (inputs are never overwritten)")
-    import os
-
-    writable = out if out.is_dir() else next(p for p in out.resolve().parents if p.exists())
-    if not os.access(writable, os.W_OK | os.X_OK):
-        raise DataError(out, f"cannot be written: no write permission in {writable}")
+    _refuse_unwritable(out)
     denoiser = _load_denoiser(args, batch_size=1)
 
     def warn(message: str) -> None:
-        if not message.startswith("no new frame"):
-            print(f"stemdlf: warning: {message}", file=sys.stderr)
+        print(f"stemdlf: warning: {message}", file=sys.stderr)
 
-    stream = watch_folder(folder, idle_timeout_s=args.idle_timeout, log=warn)
+    stream = watch_folder(folder, idle_timeout_s=args.idle_timeout, warn=warn)
     # the first frames set what needs more than one frame: the min-max and the alignment template
     warm = list(itertools.islice(stream, args.warmup))
     if not warm:

@@ -136,8 +136,8 @@ def field_schema(cls: type, f: dataclasses.Field, hints: dict[str, Any], *, defa
     rules = copy.deepcopy(dict(f.metadata.get("schema", {})))
     if "items" in rules and "items" in node:
         node["items"] = {**node["items"], **rules.pop("items")}
-    if {"oneOf", "enum", "const"} & set(rules):  # the rules say what the value may be
-        node = {k: v for k, v in node.items() if k in ("description",)}
+    if {"oneOf", "enum", "const"} & set(rules):  # the rules say what the value may be, not the annotation
+        node = {}
     node.update(rules)
     if defaults and f.default is not MISSING:
         node["default"] = _plain(f.default)

@@ -114,13 +114,14 @@ def filter_stream(denoiser: Denoiser, frames: Iterable[np.ndarray | tuple[str, n
 
 
 def watch_folder(folder: str | Path, pattern: str = "*.tif", poll_s: float = 0.1, idle_timeout_s: float = 10.0,
-                 log: Callable[[str], None] | None = None, max_tries: int = 30) -> Iterator[tuple[str, np.ndarray]]:
+                 log: Callable[[str], None] | None = None, max_tries: int = 30,
+                 warn: Callable[[str], None] | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """Frames from a folder the acquisition software writes one TIFF per frame into, as they appear.
 
     Files are taken in name order once they read completely (a file still being written is
     retried at the next poll). A file that still cannot be read after ``max_tries`` polls is
-    skipped with a warning to ``log``, and the frames after it go on. The stream ends when no new
-    file has appeared for ``idle_timeout_s`` seconds.
+    skipped with a line to ``warn``, and the frames after it go on. The stream ends (a line to
+    ``log``) when no new file has appeared for ``idle_timeout_s`` seconds.
 
     Yields
     ------
@@ -147,8 +148,8 @@ def watch_folder(folder: str | Path, pattern: str = "*.tif", poll_s: float = 0.1
                     break
                 seen.add(path.name)  # given up on: the frames after it go on
                 got = True
-                if log:
-                    log(f"{path}: skipped, not a readable TIFF after {max_tries} tries ({type(err).__name__})")
+                if warn:
+                    warn(f"{path}: skipped, not a readable TIFF after {max_tries} tries ({type(err).__name__})")
                 continue
             finally:
                 quiet.setLevel(level)

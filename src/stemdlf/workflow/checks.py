@@ -14,6 +14,7 @@ from stemdlf.errors import ConfigError
 from stemdlf.nn.unet import UNetSettings
 
 __all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets", "REFERENCE_METHODS",
+           "ZERO_SHOT_PREFIX",
            "check_variant_names", "check_fov_count", "check_reference", "check_variant_frames", "check_init_from",
            "care_variant",
            "CARE_BUDGET_KEYS", "care_settings", "figures", "figure_panels"]
@@ -113,6 +114,9 @@ def used_datasets(config: dict[str, Any], variants: list[str]) -> list[str]:
     return [name for name in active_datasets(config) if name in wanted]
 
 
+#: A shipped filter applied as it is is the method ``pretrained-<name>`` (a name that is a folder too).
+ZERO_SHOT_PREFIX = "pretrained-"
+
 #: Methods the evaluation computes itself (the recorded images) or trains (CARE): no variant may take these names.
 REFERENCE_METHODS = ("rapid", "DCFI", "slow", "CARE")
 
@@ -128,7 +132,7 @@ def check_variant_names(variants: list[str]) -> None:
     """
     from stemdlf.baselines.classical import BASELINES
 
-    shipped = {v for v in variants if v.startswith("pretrained-")}  # the names of the shipped filters' methods
+    shipped = {v for v in variants if v.startswith(ZERO_SHOT_PREFIX)}  # the names of the shipped filters' methods
     clash = sorted(set(variants) & {*REFERENCE_METHODS, *BASELINES} | shipped)
     if clash:
         raise ConfigError(f"variant names {clash} are reserved for the evaluation's reference methods")
@@ -304,7 +308,7 @@ def figure_panels(fig: str, methods: list[str], roles: dict[str, str], single_fo
               "fig3": present(["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]) + ["slow"],
               "fig4": list(single_fov) + ["slow"],
               "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended])
-              + [m for m in methods if m.startswith("pretrained-")] + ["slow"],
+              + [m for m in methods if m.startswith(ZERO_SHOT_PREFIX)] + ["slow"],
               "fig5": [], "stats": []}
     if fig not in panels:
         raise ValueError(f"unknown figure {fig!r}; figures: {', '.join(panels)}")

@@ -22,13 +22,11 @@ from stemdlf.nn import pretrained
 from stemdlf.simulate import synthetic_fov_ids
 from stemdlf.workflow import checks, resources
 from stemdlf.workflow.ablation import check_ablation
+from stemdlf.workflow.checks import ZERO_SHOT_PREFIX
 from stemdlf.workflow.layout import Layout
 from stemdlf.workflow.split import explicit_split, split_fovs
 
-__all__ = ["Plan", "canonical", "ESTIMATOR_SCOPES", "ZERO_SHOT_PREFIX"]
-
-#: A shipped filter applied as it is is the method ``pretrained-<name>`` (a name that is a folder too).
-ZERO_SHOT_PREFIX = "pretrained-"
+__all__ = ["Plan", "canonical", "ESTIMATOR_SCOPES"]
 
 #: Where a distortion estimator's reference comes from: one FOV, or the median over the training FOVs.
 ESTIMATOR_SCOPES = ("reference", "global")

@@ -12,6 +12,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from stemdlf.workflow.checks import ZERO_SHOT_PREFIX
 from stemdlf.workflow.figure_style import DOUBLE_COLUMN_IN, publication_style
 
 __all__ = ["method_family", "FAMILY_COLOURS", "stats_figure", "ablation_figure"]
@@ -41,7 +42,7 @@ def method_family(method: str, recommended: str | None = None, variants: list[st
         return "recorded"
     if method == "CARE":
         return "CARE"
-    if method.startswith("pretrained-"):  # a filter the package ships, applied without training on this data
+    if method.startswith(ZERO_SHOT_PREFIX):  # a filter the package ships, applied without training on this data
         return "DLF (shipped, as it is)"
     if method.startswith("DLF"):
         return "DLF (paper recipe)"
