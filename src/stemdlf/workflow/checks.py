@@ -12,9 +12,9 @@ from typing import Any
 
 from stemdlf.errors import ConfigError
 from stemdlf.nn.unet import UNetSettings
+from stemdlf.workflow.methods import REFERENCE_METHODS, ZERO_SHOT_PREFIX
 
-__all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets", "REFERENCE_METHODS",
-           "ZERO_SHOT_PREFIX",
+__all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets",
            "check_variant_names", "check_fov_count", "check_reference", "check_variant_frames", "check_init_from",
            "care_variant",
            "CARE_BUDGET_KEYS", "care_settings", "figures", "figure_panels"]
@@ -112,13 +112,6 @@ def used_datasets(config: dict[str, Any], variants: list[str]) -> list[str]:
 
     wanted = {MULTI} | {variant_settings(config, name)["dataset"] for name in variants}
     return [name for name in active_datasets(config) if name in wanted]
-
-
-#: A shipped filter applied as it is is the method ``pretrained-<name>`` (a name that is a folder too).
-ZERO_SHOT_PREFIX = "pretrained-"
-
-#: Methods the evaluation computes itself (the recorded images) or trains (CARE): no variant may take these names.
-REFERENCE_METHODS = ("rapid", "DCFI", "slow", "CARE")
 
 
 def check_variant_names(variants: list[str]) -> None:

@@ -22,8 +22,8 @@ from stemdlf.nn import pretrained
 from stemdlf.simulate import synthetic_fov_ids
 from stemdlf.workflow import checks, resources
 from stemdlf.workflow.ablation import check_ablation
-from stemdlf.workflow.checks import ZERO_SHOT_PREFIX
 from stemdlf.workflow.layout import Layout
+from stemdlf.workflow.methods import ZERO_SHOT_PREFIX
 from stemdlf.workflow.split import explicit_split, split_fovs
 
 __all__ = ["Plan", "canonical", "ESTIMATOR_SCOPES"]

@@ -12,8 +12,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from stemdlf.workflow.checks import ZERO_SHOT_PREFIX
 from stemdlf.workflow.figure_style import DOUBLE_COLUMN_IN, publication_style
+from stemdlf.workflow.methods import ZERO_SHOT_PREFIX
 
 __all__ = ["method_family", "FAMILY_COLOURS", "stats_figure", "ablation_figure"]
 
