@@ -9,11 +9,15 @@ Run on demand from the repository root (not part of the tests):
 For the paper-faithful DLF-Slow and the recommended DLF-5F (the default config's model settings,
 untrained weights: speed does not depend on them), on a raw ``(frames, 512, 512)`` uint16 stack:
 
+Each in float32 (the default) and on the fast path (``--precision bfloat16``):
+
 - **model alone**: :class:`stemdlf.nn.denoise.Denoiser` on frames already prepared, batch 1 (live) and
   batch 8 (a file), as frames/s.
-- **stages**: the work around the network, each timed alone on the same stack per frame:
-  registration (the DCFI shifts a multi-frame filter needs), the stack's min-max, the distortion
-  correction (a mild hysteresis-like profile) and, for the 5-frame filter, the window's alignment.
+- **stages** (float32 only: they do not depend on the model's precision): the work around the
+  network, each timed alone on the same stack per frame: the stack's min-max, the distortion
+  correction (a mild hysteresis-like profile) and, for the 5-frame filter, the registration the
+  command does (each frame once, to a running template: :class:`stemdlf.preprocess.series.SeriesShifts`),
+  DCFI's two passes for comparison, and the window's alignment.
 - **file**: ``stemdlf denoise --normalise --distortion`` on the stack (a child process, start-up
   included): frames/s, and frames/s once started (the frames of a second, twice as long stack
   over its extra time), peak RSS.
@@ -24,7 +28,9 @@ untrained weights: speed does not depend on them), on a raw ``(frames, 512, 512)
 Every rate is also given as a ratio to the acquisition rate (a 512x512 frame at 100 ns/pixel: 26.2
 ms) and to the model-alone rate at the batch that mode uses. Times are medians of ``--repeats``
 timings, measured in this one run on this one machine. Writes ``benchmarks/results/live.md`` (or
-``live_<tag>.md``), which the docs' Benchmarks page includes, and ``live.csv`` beside it.
+``live_<tag>.md``), which the docs' Benchmarks page includes, and ``live.csv`` beside it. The
+first line names the CPU, its flags, and the instruction set oneDNN chose for the bfloat16
+convolutions (TensorFlow only: ``ONEDNN_VERBOSE``).
 """
 
 from __future__ import annotations
@@ -85,13 +91,21 @@ def stages(stack: Path, work: Path, input_frames: int, repeats: int) -> dict[str
             return dcfi_chunked(lambda: iter_frames(stack, 64), DriftOptions(), integrate=False,
                                 workers=available_cores())[1]
 
-        out["registration (DCFI shifts)"] = median_time(register, max(1, repeats // 3), 1) / n
+        def register_once():
+            from stemdlf.io.tiff import read_frames
+            from stemdlf.preprocess.series import SeriesShifts
+
+            shifts = SeriesShifts(lambda lo, hi: read_frames(stack, lo, hi), n)
+            return [shifts(a, min(n, a + 64)) for a in range(0, n, 64)]
+
+        out["registration, each frame once (the command)"] = median_time(register_once, max(1, repeats // 3), 1) / n
+        out["registration, DCFI's two passes"] = median_time(register, max(1, repeats // 3), 1) / n
         shifts = np.zeros((16, 2))
         out["shift to the reference"] = median_time(lambda: shift_frames(frames[:16], shifts + 0.3), repeats, 1) / 16
     return out
 
 
-def follow_run(model: Path, stack: Path, work: Path) -> tuple[float, list[float], float]:
+def follow_run(model: Path, stack: Path, work: Path, precision: str) -> tuple[float, list[float], float]:
     """frames/s once streaming, per-frame latencies (s) and peak RSS of ``stemdlf denoise --follow``."""
     import tifffile
 
@@ -101,7 +115,7 @@ def follow_run(model: Path, stack: Path, work: Path) -> tuple[float, list[float]
         tifffile.imwrite(acq / f"frame{k:05d}.tif", frame)
     out = work / "live_out"
     cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(model), str(acq), "-o", str(out), "--follow",
-           "--normalise", "--distortion", str(work), "--idle-timeout", "0.5"]
+           "--normalise", "--distortion", str(work), "--idle-timeout", "0.5", "--precision", precision]
     _, rss, err = child(cmd)
     latencies = [float(ms) / 1e3 for ms in re.findall(r": latency (\d+) ms", err)]
     rate = re.search(r"([\d.]+) frames/s", err)
@@ -112,7 +126,7 @@ def measure(frames: int, repeats: int, names: list[str]) -> pd.DataFrame:
     """One row per (model, mode, quantity)."""
     from stemdlf.nn.denoise import Denoiser
     from stemdlf.nn.train import TrainingSettings, write_model_card
-    from stemdlf.nn.unet import UNetSettings, build_unet
+    from stemdlf.nn.unet import PRECISIONS, UNetSettings, build_unet
     from stemdlf.preprocess.distortion import Distortion
 
     rng, rows = np.random.default_rng(0), []
@@ -136,41 +150,61 @@ def measure(frames: int, repeats: int, names: list[str]) -> pd.DataFrame:
             def row(mode: str, what: str, value: float, unit: str, model_name: str = name) -> None:
                 rows.append({"model": model_name.split()[0], "mode": mode, "what": what, "value": value, "unit": unit})
 
-            alone = {}
-            for batch in (1, 8):
-                denoiser = Denoiser(model, batch_size=batch)
-                seconds = median_time(lambda d=denoiser: d(prepared), max(2, repeats // 2)) / len(prepared)
-                alone[batch] = 1 / seconds
-                row("model alone", f"batch {batch}", alone[batch], "frames/s")
             for stage, seconds in stages(work / "rapid.tif", work, settings.input_frames, repeats).items():
                 row("stages", stage, 1e3 * seconds, "ms/frame")
-            cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(path), "IN", "-o", str(work / "out.tif"),
-                   "--normalise", "--distortion", str(work), "--quiet"]
-            wall, rss, _ = child([a if a != "IN" else str(work / "rapid.tif") for a in cmd])
-            wall2, _, _ = child([a if a != "IN" else str(work / "long.tif") for a in cmd])
-            started = frames / (wall2 - wall) if wall2 > wall else float("nan")  # nan: too short to tell
-            row("file", f"{frames} frames, start-up included", frames / wall, "frames/s")
-            row("file", "once started", started, "frames/s")
-            row("file", "once started / model alone (batch 8)", started / alone[8], "ratio")
-            row("file", "once started / acquisition", started * ACQUISITION_MS / 1e3, "ratio")
-            row("file", "peak RSS", rss, "MB")
-            rate, latencies, rss = follow_run(path, work / "rapid.tif", work)
-            row("follow", "streaming", rate, "frames/s")
-            row("follow", "streaming / model alone (batch 1)", rate / alone[1], "ratio")
-            row("follow", "streaming / acquisition", rate * ACQUISITION_MS / 1e3, "ratio")
-            if latencies:
-                row("follow", "latency, median", 1e3 * statistics.median(latencies), "ms")
-                row("follow", "latency, 99th percentile", 1e3 * float(np.percentile(latencies, 99)), "ms")
-            row("follow", "peak RSS", rss, "MB")
+            for precision in PRECISIONS:
+                def prow(mode: str, what: str, value: float, unit: str, p: str = precision) -> None:
+                    row(mode if p == "float32" else f"{mode}, {p}", what, value, unit)
+
+                alone = {}
+                for batch in (1, 8):
+                    denoiser = Denoiser(model, batch_size=batch, precision=precision)
+                    seconds = median_time(lambda d=denoiser: d(prepared), max(2, repeats // 2)) / len(prepared)
+                    alone[batch] = 1 / seconds
+                    prow("model alone", f"batch {batch}", alone[batch], "frames/s")
+                cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(path), "IN", "-o", str(work / "out.tif"),
+                       "--normalise", "--distortion", str(work), "--quiet", "--precision", precision]
+                wall, rss, _ = child([a if a != "IN" else str(work / "rapid.tif") for a in cmd])
+                wall2, _, _ = child([a if a != "IN" else str(work / "long.tif") for a in cmd])
+                started = frames / (wall2 - wall) if wall2 > wall else float("nan")  # nan: too short to tell
+                prow("file", f"{frames} frames, start-up included", frames / wall, "frames/s")
+                prow("file", "once started", started, "frames/s")
+                prow("file", "once started / model alone (batch 8)", started / alone[8], "ratio")
+                prow("file", "once started / acquisition", started * ACQUISITION_MS / 1e3, "ratio")
+                prow("file", "peak RSS", rss, "MB")
+                rate, latencies, rss = follow_run(path, work / "rapid.tif", work, precision)
+                prow("follow", "streaming", rate, "frames/s")
+                prow("follow", "streaming / model alone (batch 1)", rate / alone[1], "ratio")
+                prow("follow", "streaming / acquisition", rate * ACQUISITION_MS / 1e3, "ratio")
+                if latencies:
+                    prow("follow", "latency, median", 1e3 * statistics.median(latencies), "ms")
+                    prow("follow", "latency, 99th percentile", 1e3 * float(np.percentile(latencies, 99)), "ms")
+                prow("follow", "peak RSS", rss, "MB")
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame, facts: dict, frames: int) -> str:
+def bfloat16_isa() -> str:
+    """The instruction set oneDNN picks for a bfloat16 convolution on this CPU (TensorFlow), or why unknown."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return "not reported (oneDNN's report is TensorFlow's)"
+    code = ("import numpy as np, keras; layer = keras.layers.Conv2D(8, 3, dtype='mixed_bfloat16'); "
+            "layer(np.ones((1, 64, 64, 8), np.float32))")
+    env = {**os.environ, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    text = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout
+    isa = re.search(r"onednn_verbose,[^\n]*info,cpu,isa:([^\n]+)", text)
+    ran = re.search(r"onednn_verbose,[^\n]*exec,cpu,convolution,([^,]+),[^\n]*bf16", text)
+    if not isa:
+        return "not reported"
+    return f"{isa.group(1).strip()}" + (f", convolution kernel {ran.group(1)}" if ran else "")
+
+
+def markdown(table: pd.DataFrame, facts: dict, frames: int, isa: str) -> str:
     """The table the docs include, with the machine in its first line."""
     head = (f"Measured by `benchmarks/live.py` on {facts['cores']} cores of an {facts['cpu']} "
             f"({facts['flags']}), accelerator {facts['accelerator']}, Keras on "
             f"{os.environ.get('KERAS_BACKEND', 'tensorflow')}, {date.today().isoformat()}; "
-            f"a {frames}-frame 512x512 uint16 stack, float32, untrained weights of the default config's models.")
+            f"a {frames}-frame 512x512 uint16 stack, untrained weights of the default config's models; "
+            f"float32 unless the mode says bfloat16 (oneDNN's bfloat16 instructions: {isa}).")
     lines = [head, "", "| model | mode | what | value | unit |", "|---|---|---|---|---|"]
     for r in table.itertuples():
         lines.append(f"| {r.model} | {r.mode} | {r.what} | {r.value:.3g} | {r.unit} |")
@@ -190,7 +224,7 @@ def main() -> None:
     suffix = f"_{args.tag}" if args.tag else ""
     RESULTS.mkdir(parents=True, exist_ok=True)
     table.assign(**facts, date=date.today().isoformat()).to_csv(RESULTS / f"live{suffix}.csv", index=False)
-    text = markdown(table, facts, args.frames)
+    text = markdown(table, facts, args.frames, bfloat16_isa())
     (RESULTS / f"live{suffix}.md").write_text(text)
     print(text)
 

@@ -44,6 +44,29 @@ def test_a_stream_gives_the_whole_stacks_result_frame_by_frame(frames, causal):
     assert all(r.latency_s >= 0 for r in results)
 
 
+def test_frames_prepared_ahead_in_a_thread_give_the_same_results_and_errors():
+    stack = (np.random.default_rng(2).random((8, 32, 32)) * 60000).astype(np.float32)
+    denoiser = Denoiser(_random_model(3, False))
+    threads = set()
+
+    def prepare(frame, index):
+        threads.add(threading.current_thread().name)
+        return frame * 0.5 + index
+
+    inline = [r.image for r in filter_stream(denoiser, iter(stack), prepare=prepare)]
+    assert threads == {threading.current_thread().name}
+    ahead = [r.image for r in filter_stream(denoiser, iter(stack), prepare=prepare, ahead=3)]
+    assert "stemdlf-prepare" in threads
+    np.testing.assert_array_equal(np.stack(ahead), np.stack(inline))
+
+    def broken():
+        yield stack[0]
+        yield stack[0][0]  # not a frame
+
+    with pytest.raises(ValueError, match=r"frame 1 \(000001\) has shape \(32,\)"):
+        list(filter_stream(denoiser, broken(), ahead=2))
+
+
 def test_results_come_as_soon_as_their_window_has_arrived():
     denoiser = Denoiser(_random_model(5, False))
     seen = []

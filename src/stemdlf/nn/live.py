@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Queue
+from threading import Thread
 
 import numpy as np
 import tifffile
@@ -44,9 +46,46 @@ class LiveFrame:
     """The source's name for the frame (its file name with :func:`watch_folder`)."""
 
 
+def _prepared(frames: Iterable, prepare: Callable | None, ahead: int) -> Iterator[tuple[str, np.ndarray, float]]:
+    """``(name, prepared frame, arrival time)`` of each frame.
+
+    With ``ahead`` > 0 the frames are read and prepared in a thread, up to ``ahead`` frames before
+    the model asks for them; an error there is raised here.
+    """
+
+    def items() -> Iterator[tuple[str, np.ndarray, float]]:
+        for n, item in enumerate(frames):
+            name, frame = item if isinstance(item, tuple) else (f"{n:06d}", item)
+            arrived = time.perf_counter()
+            frame = np.asarray(frame)
+            if frame.ndim != 2:
+                raise ValueError(f"frame {n} ({name}) has shape {frame.shape}; a stream takes (H, W) frames")
+            yield name, np.asarray(prepare(frame, n) if prepare else frame, np.float32), arrived
+
+    if ahead <= 0:
+        yield from items()
+        return
+    done = object()
+    queue: Queue = Queue(maxsize=ahead)
+
+    def produce() -> None:
+        try:
+            for item in items():
+                queue.put(item)
+            queue.put(done)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which raises it
+            queue.put(err)
+
+    Thread(target=produce, daemon=True, name="stemdlf-prepare").start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 def filter_stream(denoiser: Denoiser, frames: Iterable[np.ndarray | tuple[str, np.ndarray]], *,
                   prepare: Callable[[np.ndarray, int], np.ndarray] | None = None,
-                  scaling: MinMax | None = None, warmup: int = 8) -> Iterator[LiveFrame]:
+                  scaling: MinMax | None = None, warmup: int = 8, ahead: int = 0) -> Iterator[LiveFrame]:
     """Filter a stream of frames, yielding each result as soon as it can be computed.
 
     Parameters
@@ -63,6 +102,9 @@ def filter_stream(denoiser: Denoiser, frames: Iterable[np.ndarray | tuple[str, n
         range of the mean of the first ``warmup`` prepared frames (their results wait for it).
     warmup : int
         Frames that set the scaling when it is not given.
+    ahead : int
+        Frames read and prepared ahead in a thread while the model filters (0: in line). The
+        results are the same; a frame's latency still counts from its arrival.
 
     Yields
     ------
@@ -85,13 +127,9 @@ def filter_stream(denoiser: Denoiser, frames: Iterable[np.ndarray | tuple[str, n
         last = min(int(window(i).max()), n - 1)
         return LiveFrame(i, image, time.perf_counter() - arrival[last - lo], names[i - lo])
 
-    for item in frames:
-        name, frame = item if isinstance(item, tuple) else (f"{n:06d}", item)
-        arrival.append(time.perf_counter())
-        frame = np.asarray(frame)
-        if frame.ndim != 2:
-            raise ValueError(f"frame {n} ({name}) has shape {frame.shape}; a stream takes (H, W) frames")
-        buffer.append(np.asarray(prepare(frame, n) if prepare else frame, np.float32))
+    for name, frame, arrived in _prepared(frames, prepare, ahead):
+        arrival.append(arrived)
+        buffer.append(frame)
         names.append(name)
         n += 1
         if needs_scaling:

@@ -20,7 +20,8 @@ def _gaussian_transfer(sigma: float, n: int) -> np.ndarray:
     return np.fft.fft(line)
 
 
-def bandpass(image: np.ndarray, smoothing_px: float = 1.0, highpass_px: float = 8.0) -> np.ndarray:
+def bandpass(image: np.ndarray, smoothing_px: float = 1.0, highpass_px: float = 8.0,
+             dtype: type = np.float64) -> np.ndarray:
     """Gaussian band-pass: smoothing against shot noise minus a wide Gaussian background.
 
     Keeps dislocation-sized features and drops bend contours, thickness gradients and the
@@ -39,13 +40,15 @@ def bandpass(image: np.ndarray, smoothing_px: float = 1.0, highpass_px: float = 
         Sigma of the smoothing (px); 0: none.
     highpass_px : float
         Sigma of the subtracted background (px); 0: none.
+    dtype : type
+        float64 (default) or float32 (half the time, for registration that needs no more).
 
     Returns
     -------
     numpy.ndarray
-        float64 filtered image.
+        The filtered image, of ``dtype``.
     """
-    image = np.asarray(image, np.float64)
+    image = np.asarray(image, dtype)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {image.shape}")
     if smoothing_px <= 0 and highpass_px <= 0:
@@ -53,18 +56,20 @@ def bandpass(image: np.ndarray, smoothing_px: float = 1.0, highpass_px: float = 
     pad = max(int(4.0 * s + 0.5) for s in (smoothing_px, highpass_px) if s > 0)
     padded = np.pad(image, pad, mode="symmetric")  # ndimage's "reflect"
     h, w = padded.shape
-    out = scipy.fft.irfft2(scipy.fft.rfft2(padded) * _bandpass_transfer(smoothing_px, highpass_px, h, w), s=(h, w))
+    transfer = _bandpass_transfer(smoothing_px, highpass_px, h, w, np.dtype(dtype).name)
+    out = scipy.fft.irfft2(scipy.fft.rfft2(padded) * transfer, s=(h, w))
     return out[pad:pad + image.shape[0], pad:pad + image.shape[1]]
 
 
 @lru_cache(maxsize=16)
-def _bandpass_transfer(smoothing_px: float, highpass_px: float, h: int, w: int) -> np.ndarray:
+def _bandpass_transfer(smoothing_px: float, highpass_px: float, h: int, w: int, dtype: str = "float64") -> np.ndarray:
     """The band-pass in Fourier space (``rfft2`` layout) of an ``(h, w)`` image; computed once per shape."""
     transfer = np.ones((h, w // 2 + 1)) if smoothing_px <= 0 else np.outer(
         _gaussian_transfer(smoothing_px, h), _gaussian_transfer(smoothing_px, w)[: w // 2 + 1])
     if highpass_px > 0:
         transfer = transfer - np.outer(_gaussian_transfer(highpass_px, h),
                                        _gaussian_transfer(highpass_px, w)[: w // 2 + 1])
+    transfer = transfer.astype(np.result_type(dtype, np.complex64))  # complex64 for float32 images
     transfer.setflags(write=False)  # shared between calls
     return transfer
 
