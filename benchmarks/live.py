@@ -4,7 +4,7 @@ Run on demand from the repository root (not part of the tests):
 
     .venv/bin/python benchmarks/live.py                      # DLF-Slow and DLF-5F on this machine
     .venv/bin/python benchmarks/live.py --frames 100         # a shorter stack
-    KERAS_BACKEND=jax python benchmarks/live.py --tag gpu    # a GPU machine
+    KERAS_BACKEND=jax python benchmarks/live.py --tag gpu --prepare device   # a GPU machine
 
 For the paper-faithful DLF-Slow and the recommended DLF-5F (the default config's model settings,
 untrained weights: speed does not depend on them), on a raw ``(frames, 512, 512)`` uint16 stack:
@@ -122,7 +122,7 @@ def follow_run(model: Path, stack: Path, work: Path, precision: str) -> tuple[fl
     return (float(rate.group(1)) if rate else float("nan")), latencies, rss
 
 
-def measure(frames: int, repeats: int, names: list[str]) -> pd.DataFrame:
+def measure(frames: int, repeats: int, names: list[str], prepare: str = "host") -> pd.DataFrame:
     """One row per (model, mode, quantity)."""
     from stemdlf.nn.denoise import Denoiser
     from stemdlf.nn.train import TrainingSettings, write_model_card
@@ -163,7 +163,8 @@ def measure(frames: int, repeats: int, names: list[str]) -> pd.DataFrame:
                     alone[batch] = 1 / seconds
                     prow("model alone", f"batch {batch}", alone[batch], "frames/s")
                 cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(path), "IN", "-o", str(work / "out.tif"),
-                       "--normalise", "--distortion", str(work), "--quiet", "--precision", precision]
+                       "--normalise", "--distortion", str(work), "--quiet", "--precision", precision,
+                       "--prepare", prepare]
                 wall, rss, _ = child([a if a != "IN" else str(work / "rapid.tif") for a in cmd])
                 wall2, _, _ = child([a if a != "IN" else str(work / "long.tif") for a in cmd])
                 started = frames / (wall2 - wall) if wall2 > wall else float("nan")  # nan: too short to tell
@@ -218,8 +219,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="timings per median (default 7)")
     parser.add_argument("--models", default="DLF-Slow,DLF-5F", help="comma-separated names (default both)")
     parser.add_argument("--tag", default="", help="suffix of the result files, e.g. gpu")
+    parser.add_argument("--prepare", choices=("host", "device"), default="host",
+                        help="where the file command prepares frames (stemdlf denoise --prepare; default host)")
     args = parser.parse_args()
-    table = measure(args.frames, args.repeats, args.models.split(","))
+    table = measure(args.frames, args.repeats, args.models.split(","), args.prepare)
     facts = machine()
     suffix = f"_{args.tag}" if args.tag else ""
     RESULTS.mkdir(parents=True, exist_ok=True)

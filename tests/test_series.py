@@ -93,7 +93,8 @@ def test_a_series_no_longer_than_the_warmup_gets_dcfis_shifts():
         SeriesShifts(lambda lo, hi: frames[lo:hi], 12)(5, 13)
 
 
-def test_on_the_default_data_the_shifts_are_dcfis_within_its_own_error(default_series):
+@pytest.mark.parametrize("device", [False, True], ids=["host", "device"])
+def test_on_the_default_data_the_shifts_are_dcfis_within_its_own_error(default_series, device):
     """Registered once to a running template, against DCFI's two passes over the whole series:
 
     - between frames (the shifts less their common offset) within 0.02 px RMS of DCFI's;
@@ -103,7 +104,9 @@ def test_on_the_default_data_the_shifts_are_dcfis_within_its_own_error(default_s
     """
     frames, truth = default_series
     dcfi = dcfi_chunked(lambda: iter([frames]), DriftOptions(), integrate=False)[1]
-    shifts = SeriesShifts(lambda lo, hi: frames[lo:hi], len(frames))
+    if device:
+        pytest.importorskip("keras")
+    shifts = SeriesShifts(lambda lo, hi: frames[lo:hi], len(frames), device=device)
     got = np.concatenate([shifts(a, min(len(frames), a + 64)) for a in range(0, len(frames), 64)])
 
     def rms(a):

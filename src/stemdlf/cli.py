@@ -327,7 +327,8 @@ def _series_shifts(args: argparse.Namespace, n_frames: int):
     from stemdlf.io.tiff import read_frames
     from stemdlf.preprocess.series import SeriesShifts
 
-    return SeriesShifts(lambda lo, hi: read_frames(args.input, lo, hi), n_frames, settle=args.chunk)
+    return SeriesShifts(lambda lo, hi: read_frames(args.input, lo, hi), n_frames, settle=args.chunk,
+                        device=args.prepare == "device")
 
 
 def _load_denoiser(args: argparse.Namespace, batch_size: int):
@@ -452,6 +453,7 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
     # aligned frames: each frame is registered once, on the raw frames (a min-max is an affine map, which
     # moves no correlation peak), when the chunk that holds it is prepared
     series = len(shape) == 3 and shape[0] > 1
+    transform = None
     with ThreadPoolExecutor(3) as pool:
         loading = pool.submit(_load_denoiser, args, args.batch_size)
         steps = []
@@ -492,10 +494,18 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
     from stemdlf.runtime.parallel import map_slices
     from stemdlf.runtime.threads import available_cores
 
+    on_device = None
+    if args.prepare == "device":  # normalisation, shifts and resampling as keras.ops, where the model runs
+        from stemdlf.preprocess.device import DevicePreparation
+
+        on_device = DevicePreparation(shape[1:], transform, distortion)
+
     def prepare(frames, start):
         # in the thread that reads ahead of the model: the chunk's shifts (registering the frames not yet
-        # registered), then the chunk frame by frame, in slices on every core
+        # registered), then the chunk frame by frame, in slices on every core (or on the device, at once)
         chunk_shifts = None if shifts is None else shifts(start, start + len(frames))
+        if on_device is not None:
+            return on_device(frames, chunk_shifts)
 
         def prepare_slice(part, offset):
             for step in steps:
@@ -601,6 +611,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=_positive_int, metavar="PX",
                    help="filter frames larger than PX in overlapping tiles (bounded memory for 4k frames or a "
                    "small GPU; the same output), e.g. --tile 512")
+    p.add_argument("--prepare", choices=("host", "device"), default="host",
+                   help="where a file's frames are normalised, registered and resampled: host (default, numpy on "
+                   "every core) or device (keras.ops on the backend's device, e.g. a GPU under KERAS_BACKEND=jax; "
+                   "the same frames to float32 precision)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="float32 (default, as trained) or bfloat16: the fast path, about 1.7x faster on CPUs with "
                    "AVX512-BF16 or AMX units and on GPUs, within 0.05 dB of float32 (the docs' Benchmarks page)")
