@@ -60,6 +60,8 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from stemdlf.runtime.accelerator import accelerator  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 #: A 512x512 rapid frame at 100 ns/pixel (paper) takes this long to acquire.
@@ -79,27 +81,6 @@ def machine() -> dict:
         pass
     return {"cpu": model, "flags": " ".join(f for f in FLAGS if f in flags) or "-", "cores": os.cpu_count(),
             "accelerator": accelerator()}
-
-
-def accelerator() -> str:
-    """The GPU the Keras backend computes on (``-`` for none): JAX's or PyTorch's device name."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    try:
-        if backend == "jax":
-            import jax
-
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
-            return gpus[0].device_kind if gpus else "-"
-        if backend == "torch":
-            import torch
-
-            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-"
-        import tensorflow as tf
-
-        gpus = tf.config.list_physical_devices("GPU")
-        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else "-"
-    except (ImportError, RuntimeError):
-        return "-"
 
 
 def median_time(fn, repeats: int, warmup: int = 2) -> float:

@@ -305,3 +305,25 @@ def test_cli_filters_in_bfloat16_when_asked(identity_model, tmp_path, capsys):
         main(["denoise", str(identity_model), str(tmp_path / "in.tif"), "-o", str(tmp_path / "o2.tif"),
               "--precision", "int4"])
     assert "invalid choice: 'int4'" in capsys.readouterr().err
+
+
+def test_overlapping_the_preparation_with_the_model_changes_nothing(tmp_path):
+    """The next chunk prepared in a thread (the default with a GPU) or between the model's calls (on a CPU)."""
+    model = build_unet(UNetSettings(depth=2, base_filters=4, batch_norm=False, input_frames=3))
+    rng = np.random.default_rng(10)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype(np.float32) if w.shape != (1, 1, 3, 1) else w
+                       for w in model.get_weights()])
+    write_tiff(tmp_path / "in.tif", (rng.random((9, 32, 32)) * 60000).astype(np.float32))
+    seen = []
+
+    def prepare(frames, start):
+        seen.append(start)
+        return frames * 0.5
+
+    out = {}
+    for overlap in (False, True):
+        denoise_stack(Denoiser(model), tmp_path / "in.tif", tmp_path / f"{overlap}.tif", chunk_frames=4,
+                      prepare=prepare, overlap=overlap)
+        out[overlap] = tifffile.imread(tmp_path / f"{overlap}.tif")
+    np.testing.assert_array_equal(out[True], out[False])
+    assert seen.count(0) >= 2 and np.abs(out[True]).max() > 0

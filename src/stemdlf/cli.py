@@ -307,9 +307,12 @@ def _denoise_follow(args: argparse.Namespace) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     latencies, start, count = [], None, 0
-    # frames are read and prepared in a thread, two ahead of the model
+    # with an accelerator, frames are read and prepared in a thread, two ahead of the model (on a CPU the
+    # network keeps every core busy: stemdlf.runtime.accelerator)
+    from stemdlf.runtime.accelerator import on_accelerator
+
     for result in filter_stream(denoiser, itertools.chain(warm, stream), prepare=prepare, warmup=args.warmup,
-                                ahead=2):
+                                ahead=2 if on_accelerator() else 0):
         start = start or time.perf_counter()
         write_tiff(out / result.name, result.image, args.pixel_size_nm)
         latencies.append(result.latency_s)

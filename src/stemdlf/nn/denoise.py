@@ -22,6 +22,7 @@ from stemdlf.io.tiff import iter_frames, pixel_size_nm, read_frames, tiff_info, 
 from stemdlf.nn.patches import frame_window
 from stemdlf.nn.unet import PRECISIONS, fold_batch_norm, input_window, receptive_radius, size_multiple, with_precision
 from stemdlf.preprocess.normalise import FULL_SCALE, INPUT_SCALINGS, MinMax, mean_frame_scaling, scale_frames
+from stemdlf.runtime.accelerator import on_accelerator
 
 __all__ = ["load_model", "read_model_card", "Denoiser", "denoise_stack"]
 
@@ -264,6 +265,20 @@ class Denoiser:
         return out
 
 
+class _Done:
+    """A finished result with the interface of a future."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _at_once(fn, *args) -> _Done:
+    return _Done(fn(*args))
+
+
 def denoise_stack(
     model: str | Path | Denoiser,
     input_path: str | Path,
@@ -276,6 +291,7 @@ def denoise_stack(
     progress: bool = False,
     calibration_nm: float | None = None,
     tile: int | None = None,
+    overlap: bool | None = None,
 ) -> Path:
     """Denoise every frame of a TIFF stack, reading and writing in chunks.
 
@@ -305,6 +321,10 @@ def denoise_stack(
         none when the input has no calibration).
     tile : int, optional
         Filter larger frames in tiles of about this size (see :class:`Denoiser`).
+    overlap : bool, optional
+        Read and prepare the next chunk in a thread while the model filters this one. By default
+        only where the model runs on an accelerator (:mod:`stemdlf.runtime.accelerator`): on a CPU
+        the network keeps every core busy, and a thread beside it slows both.
 
     Returns
     -------
@@ -324,6 +344,7 @@ def denoise_stack(
 
     before, after = denoiser.context
     starts = list(range(0, n, chunk_frames))
+    ahead = on_accelerator() if overlap is None else overlap
 
     def load(start: int) -> tuple[np.ndarray, int]:
         """A chunk with the neighbours its frames' windows need, prepared; and its first frame's index."""
@@ -331,10 +352,11 @@ def denoise_stack(
         return prepare(read_frames(input_path, lo, hi), lo), lo
 
     def chunks() -> Iterator[np.ndarray]:
-        # reading and preparing the next chunk (I/O, normalisation, distortion resampling) runs in
-        # a thread while the model filters this one; the model's kernels release the GIL
+        # with an accelerator, reading and preparing the next chunk (I/O, normalisation, registration,
+        # resampling) runs in a thread while the model filters this one
         with ThreadPoolExecutor(1) as pool, tqdm(total=n, unit="frame", disable=not progress) as bar:
-            pending = pool.submit(load, starts[0])
+            submit = pool.submit if ahead else _at_once
+            pending = submit(load, starts[0])
             scaling = None
             for k, start in enumerate(starts):
                 frames, lo = pending.result()
@@ -343,7 +365,7 @@ def denoise_stack(
                     # (all of a stack up to chunk_frames long), as a live filter would take it
                     scaling = denoiser.scaling_of(frames[:min(n, chunk_frames + after)])
                 if k + 1 < len(starts):
-                    pending = pool.submit(load, starts[k + 1])
+                    pending = submit(load, starts[k + 1])
                 stop = min(n, start + chunk_frames)
                 yield denoiser(frames, start - lo, stop - lo, n_total=n, offset=lo, scaling=scaling)[:, r0:r1, c0:c1]
                 bar.update(stop - start)
