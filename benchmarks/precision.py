@@ -59,7 +59,7 @@ def measure(plan, methods: list[str]) -> pd.DataFrame:
     from stemdlf.nn.unet import PRECISIONS
 
     rows = []
-    n = plan.eval_frames
+    n = plan.eval_frames()
     view = json.loads(Path(plan.metrics_inputs("rapid")["view"]).read_text())
     px = json.loads(Path(plan.metrics_inputs("rapid")["validated"]).read_text())["meta"]["pixel_size_nm"]
     for method in methods:

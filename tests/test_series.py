@@ -79,8 +79,8 @@ def test_shifts_asked_for_in_chunks_are_the_track_smoothed_at_once():
     expected = whole(0, 50)
     smoothed = savgol_filter(whole.raw, 9, 2, axis=0)
     np.testing.assert_allclose(expected, smoothed - smoothed[0], atol=1e-12)
-    for size in (1, 6, 17):
-        chunked = SeriesShifts(lambda lo, hi: frames[lo:hi], 50, warmup=10)
+    for size, workers in ((1, 1), (6, 2), (17, 3)):  # the shifts do not depend on the threads either
+        chunked = SeriesShifts(lambda lo, hi: frames[lo:hi], 50, warmup=10, workers=workers)
         got = np.concatenate([chunked(a, min(50, a + size)) for a in range(0, 50, size)])
         np.testing.assert_allclose(got, expected, atol=1e-12)
 

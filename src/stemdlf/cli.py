@@ -329,9 +329,10 @@ def _series_shifts(args: argparse.Namespace, n_frames: int):
     """The shifts that align the input stack's frames, each frame registered once, as chunks ask for them."""
     from stemdlf.io.tiff import read_frames
     from stemdlf.preprocess.series import SeriesShifts
+    from stemdlf.runtime.threads import available_cores
 
     return SeriesShifts(lambda lo, hi: read_frames(args.input, lo, hi), n_frames, settle=args.chunk,
-                        device=args.prepare == "device")
+                        workers=available_cores(), device=args.prepare == "device")
 
 
 def _load_denoiser(args: argparse.Namespace, batch_size: int):
@@ -620,7 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the same frames to float32 precision)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="float32 (default, as trained) or bfloat16: the fast path, about 1.7x faster on CPUs with "
-                   "AVX512-BF16 or AMX units and on GPUs, within 0.05 dB of float32 (the docs' Benchmarks page)")
+                   "AVX512-BF16 or AMX units and on GPUs; its quality against float32 is on the docs' Benchmarks "
+                   "page")
     _add_pixel_size_option(p)
     p.add_argument("--follow", action="store_true",
                    help="INPUT is a folder the acquisition writes one TIFF per frame into: filter each frame as it "

@@ -27,6 +27,7 @@ registration noise) is within DCFI's own error against the truth (tested).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fft
@@ -114,14 +115,25 @@ class TemplateRegistration:
         self.add(spectrum, shift)
         return shift
 
-    def register_block(self, frames: np.ndarray) -> np.ndarray:
+    def register_block(self, frames: np.ndarray, workers: int = 1) -> np.ndarray:
         """``(n, 2)`` shifts of a block of frames onto the running template, which they then join.
 
         Each frame of the block is registered to the template as it stood before the block (as
-        :class:`stemdlf.preprocess.device.DeviceRegistration` does on a device).
+        :class:`stemdlf.preprocess.device.DeviceRegistration` does on a device), so the frames are
+        independent: ``workers`` threads register them at once (the FFTs release the GIL), with
+        the same shifts.
         """
-        spectra = [self.spectrum(frame) for frame in frames]
-        shifts = np.array([self.shift(spectrum) for spectrum in spectra]).reshape(len(frames), 2)
+        def one(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            spectrum = self.spectrum(frame)
+            return spectrum, self.shift(spectrum)
+
+        if workers > 1 and len(frames) > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                done = list(pool.map(one, frames))
+        else:
+            done = [one(frame) for frame in frames]
+        spectra = [spectrum for spectrum, _ in done]
+        shifts = np.array([shift for _, shift in done]).reshape(len(frames), 2)
         for spectrum, shift in zip(spectra, shifts):
             self.add(spectrum, shift)
         return shifts
@@ -171,6 +183,8 @@ class SeriesShifts:
     settle : int
         Frames registered before the first shifts are given: the warm-up frames, the reference
         among them, are then registered again to the template of all of these.
+    workers : int
+        Threads that register a block's frames at once on the host (the shifts do not depend on it).
     device : bool
         Register on the Keras backend's device (:class:`stemdlf.preprocess.device.DeviceRegistration`),
         a block at a time: each frame of a block to the template as it stood before the block.
@@ -182,19 +196,21 @@ class SeriesShifts:
     """
 
     def __init__(self, read: Callable[[int, int], np.ndarray], n_frames: int, options: DriftOptions = DriftOptions(),
-                 warmup: int = 16, block: int = 16, settle: int = 64, device: bool = False) -> None:
+                 warmup: int = 16, block: int = 16, settle: int = 64, workers: int = 1,
+                 device: bool = False) -> None:
         if n_frames < 1:
             raise ValueError("the series has no frames")
         if not 0 <= options.reference_frame < n_frames:
             raise ValueError(f"reference_frame {options.reference_frame} is outside 0..{n_frames - 1}")
         self.read, self.n, self.options, self.block = read, int(n_frames), options, max(1, int(block))
-        self.settle = int(settle)
+        self.settle, self.workers = int(settle), max(1, int(workers))
         first = np.asarray(read(0, min(self.n, max(2, warmup))))
         self._shifts = None
         if self.n <= len(first):  # a short series: DCFI itself
             self._shifts = dcfi_chunked(lambda: iter([first]), options, integrate=False)[1]
             return
         self.raw = np.full((self.n, 2), np.nan)
+        self.device = device
         if device:
             from stemdlf.preprocess.device import DeviceRegistration
 
@@ -215,7 +231,8 @@ class SeriesShifts:
         while self.registered < stop:
             lo = self.registered
             frames = np.asarray(self.read(lo, min(self.n, lo + self.block)))
-            self.raw[lo:lo + len(frames)] = self.registration.register_block(frames)
+            self.raw[lo:lo + len(frames)] = (self.registration.register_block(frames) if self.device else
+                                             self.registration.register_block(frames, self.workers))
             self.registered += len(frames)
 
     def _smoothed(self, start: int, stop: int) -> np.ndarray:
