@@ -20,7 +20,7 @@ Each in float32 (the default) and on the fast path (``--precision bfloat16``):
   DCFI's two passes for comparison, and the window's alignment.
 - **file**: ``stemdlf denoise --normalise --distortion`` on the stack (a child process, start-up
   included): frames/s, and frames/s once started (the frames of a second, twice as long stack
-  over its extra time), peak RSS.
+  over its extra time), peak RSS; medians of ``--command-repeats`` runs of each, taken in turn.
 - **follow**: ``stemdlf denoise --follow --normalise --distortion`` on a folder holding the
   stack's frames as single-frame TIFFs: frames/s once the stream runs, and each frame's latency
   (median, 99th percentile) as the command reports it.
@@ -122,11 +122,13 @@ def follow_run(model: Path, stack: Path, work: Path, precision: str) -> tuple[fl
     return (float(rate.group(1)) if rate else float("nan")), latencies, rss
 
 
-def measure(frames: int, repeats: int, names: list[str], prepare: str = "host") -> pd.DataFrame:
+def measure(frames: int, repeats: int, names: list[str], prepare: str = "host",
+            command_repeats: int = 3) -> pd.DataFrame:
     """One row per (model, mode, quantity)."""
     from stemdlf.nn.denoise import Denoiser
+    from stemdlf.nn.precision import PRECISIONS
     from stemdlf.nn.train import TrainingSettings, write_model_card
-    from stemdlf.nn.unet import PRECISIONS, UNetSettings, build_unet
+    from stemdlf.nn.unet import UNetSettings, build_unet
     from stemdlf.preprocess.distortion import Distortion
 
     rng, rows = np.random.default_rng(0), []
@@ -165,8 +167,14 @@ def measure(frames: int, repeats: int, names: list[str], prepare: str = "host") 
                 cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(path), "IN", "-o", str(work / "out.tif"),
                        "--normalise", "--distortion", str(work), "--quiet", "--precision", precision,
                        "--prepare", prepare]
-                wall, rss, _ = child([a if a != "IN" else str(work / "rapid.tif") for a in cmd])
-                wall2, _, _ = child([a if a != "IN" else str(work / "long.tif") for a in cmd])
+                # medians of runs taken in turn, short and long stack (the machine's speed drifts)
+                def on(stack: str) -> list[str]:
+                    return [a if a != "IN" else str(work / stack) for a in cmd]
+
+                runs = [(child(on("rapid.tif")), child(on("long.tif"))) for _ in range(command_repeats)]
+                wall = statistics.median(short[0] for short, _ in runs)
+                wall2 = statistics.median(long[0] for _, long in runs)
+                rss = max(short[1] for short, _ in runs)
                 started = frames / (wall2 - wall) if wall2 > wall else float("nan")  # nan: too short to tell
                 prow("file", f"{frames} frames, start-up included", frames / wall, "frames/s")
                 prow("file", "once started", started, "frames/s")
@@ -219,10 +227,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="timings per median (default 7)")
     parser.add_argument("--models", default="DLF-Slow,DLF-5F", help="comma-separated names (default both)")
     parser.add_argument("--tag", default="", help="suffix of the result files, e.g. gpu")
+    parser.add_argument("--command-repeats", type=int, default=3,
+                        help="runs of each file command, whose median wall time counts (default 3)")
     parser.add_argument("--prepare", choices=("host", "device"), default="host",
                         help="where the file command prepares frames (stemdlf denoise --prepare; default host)")
     args = parser.parse_args()
-    table = measure(args.frames, args.repeats, args.models.split(","), args.prepare)
+    table = measure(args.frames, args.repeats, args.models.split(","), args.prepare, args.command_repeats)
     facts = machine()
     suffix = f"_{args.tag}" if args.tag else ""
     RESULTS.mkdir(parents=True, exist_ok=True)

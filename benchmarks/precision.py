@@ -6,7 +6,7 @@ Run on demand from the repository root, after the default workflow (``snakemake 
     .venv/bin/python benchmarks/precision.py --methods DLF-5F,DLF-2500
 
 For each filter the run trained, every test FOV is filtered as rule ``denoise_variant`` filters it,
-once in float32 and once with ``precision="bfloat16"`` (:func:`stemdlf.nn.unet.with_precision`),
+once in float32 and once with ``precision="bfloat16"`` (:func:`stemdlf.nn.precision.with_precision`),
 and scored as rule ``metrics_method`` scores it. The table gives, per filter and precision, the
 mean PSNR and SSIM against the noise-free truth over the evaluated frames, their change from
 float32, and how far the bfloat16 output lies from the float32 output: the 99.9th percentile of
@@ -56,7 +56,7 @@ def measure(plan, methods: list[str]) -> pd.DataFrame:
     from stemdlf.io.tiff import read_tiff
     from stemdlf.nn import pretrained
     from stemdlf.nn.denoise import Denoiser, denoise_stack
-    from stemdlf.nn.unet import PRECISIONS
+    from stemdlf.nn.precision import PRECISIONS
 
     rows = []
     n = plan.eval_frames()

@@ -271,7 +271,7 @@ def test_cli_refuses_one_image_for_a_multi_frame_filter(tmp_path, capsys):
 def test_the_bfloat16_path_rounds_the_convolutions_and_keeps_float32_in_and_out():
     """bfloat16 activations (8-bit mantissa): within about 1% of float32 on a network that does something,
     not equal to it (the path really changes precision), float32 output, the residual sum in float32."""
-    from stemdlf.nn.unet import with_precision
+    from stemdlf.nn.precision import with_precision
 
     settings = UNetSettings(depth=2, base_filters=4, batch_norm=True, input_frames=3)
     model = build_unet(settings)

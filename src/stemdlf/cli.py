@@ -531,7 +531,7 @@ def _add_pixel_size_option(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from stemdlf.nn.unet import PRECISIONS  # numpy only: Keras loads when a filter does
+    from stemdlf.nn.precision import PRECISIONS  # neither numpy nor Keras: BLAS is sized later
 
     parser = argparse.ArgumentParser(
         prog="stemdlf", description="Deep-learning noise filtering for rapid-scan STEM: simulate data, check a "

@@ -20,7 +20,8 @@ import numpy as np
 from stemdlf.errors import DataError
 from stemdlf.io.tiff import iter_frames, pixel_size_nm, read_frames, tiff_info, write_tiff
 from stemdlf.nn.patches import frame_window
-from stemdlf.nn.unet import PRECISIONS, fold_batch_norm, input_window, receptive_radius, size_multiple, with_precision
+from stemdlf.nn.precision import PRECISIONS, with_precision
+from stemdlf.nn.unet import fold_batch_norm, input_window, receptive_radius, size_multiple
 from stemdlf.preprocess.normalise import FULL_SCALE, INPUT_SCALINGS, MinMax, mean_frame_scaling, scale_frames
 from stemdlf.runtime.accelerator import on_accelerator
 
@@ -142,7 +143,7 @@ class Denoiser:
         tiles overlap by the network's receptive field, :func:`stemdlf.nn.unet.receptive_radius`).
     precision : str
         ``"float32"`` (default: as trained) or ``"bfloat16"``, the opt-in fast path
-        (:func:`stemdlf.nn.unet.with_precision`): convolutions on bfloat16 activations, float32
+        (:func:`stemdlf.nn.precision.with_precision`): convolutions on bfloat16 activations, float32
         input and output; about 1.7x faster on CPUs with AVX512-BF16 or AMX units. Its quality
         against float32 is measured by ``benchmarks/precision.py`` on the default run's test FOVs.
 
