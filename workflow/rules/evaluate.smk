@@ -181,6 +181,9 @@ rule claims:
         recommended=PLAN.role("recommended"),
         single_fov=PLAN.single_fov_variants(),
         zero_shot=PLAN.zero_shot,
+        self_supervised=PLAN.self_supervised(),
+        slow_free=PLAN.slow_free_methods(),
+        slow_trained=PLAN.slow_trained_methods(),
     script:
         "../scripts/claims.py"
 

@@ -6,6 +6,29 @@ wildcard_constraints:
     variant="|".join(re.escape(v) for v in VARIANTS),
 
 
+# The detector's response along x, from the noise of the training FOVs' rapid frames alone
+# (stemdlf.preprocess.response): DLF-Self undoes it in its targets.
+rule detector_response:
+    input:
+        **PLAN.response_inputs(),
+    output:
+        L.response(),
+    log:
+        "logs/train/detector_response.log",
+    benchmark:
+        "benchmarks/train/detector_response.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: PLAN.frames_mb(MULTI, copies=3),
+    params:
+        code=code("detector_response.py"),
+        fovs=SPLIT["train"],
+    script:
+        "../scripts/detector_response.py"
+
+
 rule train_variant:
     input:
         unpack(per(PLAN.training_inputs, "variant")),

@@ -16,7 +16,9 @@ with log_to(snakemake.log[0]) as log:
     claims = check_claims(pd.read_csv(snakemake.input.summary), snakemake.params.dlf_slow, snakemake.params.dlf_dcfi,
                           single, recommended=snakemake.params.recommended,
                           metrics=pd.read_csv(snakemake.input.metrics), single_fov_training=budget,
-                          zero_shot=list(snakemake.params.zero_shot))
+                          zero_shot=list(snakemake.params.zero_shot),
+                          self_supervised=snakemake.params.self_supervised,
+                          slow_free=list(snakemake.params.slow_free), slow_trained=list(snakemake.params.slow_trained))
     text = claims_markdown(claims)
     log.info("\n%s", text)
     with atomic_path(snakemake.output[0]) as tmp:

@@ -133,8 +133,9 @@ class Variant(Training):
     dataset: str = setting(enum=[MULTI, SINGLE])
     """multi: the split's training FOVs; single: the single-FOV dataset. Every variant is tested on the multi-FOV
     test FOVs."""
-    target: Literal["slow", "dcfi"] = setting()
-    """slow (the slow scan, the paper's DLF-Slow) or dcfi (the DCFI, DLF-DCFI)."""
+    target: Literal["slow", "dcfi", "self"] = setting()
+    """slow (the slow scan, the paper's DLF-Slow), dcfi (the DCFI, DLF-DCFI) or self (the FOV's own rapid frames,
+    Noise2Noise with the detector response undone: DLF-Self, which reads no slow scan)."""
     frames: Any = setting(**_FRAMES)
     """all, or the first N rapid frames of each FOV."""
     corrected: bool = setting(True)
@@ -186,6 +187,9 @@ class Roles:
     """The paper's DLF-DCFI."""
     recommended: str = setting("DLF-5F")
     """The project's recommended filter."""
+    self_supervised: str = setting("DLF-Self")
+    """The filter trained on the rapid frames alone (a variant with target self; its claims are left out when the
+    run has no such variant)."""
 
 
 #: The baselines the evaluation knows: the classical filters and CARE.

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Claim", "check_claims", "per_fov", "single_fov_budget", "recommended_claims", "zero_shot_claims",
+           "self_supervised_claims",
            "claims_markdown"]
 
 
@@ -91,7 +92,8 @@ def _compare(summary, a, b, metric, unit, higher_is_better=True, metrics: pd.Dat
 def check_claims(summary: pd.DataFrame, dlf_slow: str = "DLF-Slow", dlf_dcfi: str = "DLF-DCFI",
                  single_fov: list[str] | None = None, recommended: str | None = None,
                  metrics: pd.DataFrame | None = None, single_fov_training: str = "",
-                 zero_shot: list[str] | None = None) -> list[Claim]:
+                 zero_shot: list[str] | None = None, self_supervised: str | None = None,
+                 slow_free: list[str] | None = None, slow_trained: list[str] | None = None) -> list[Claim]:
     """Each claim of the paper (and the comparisons it did not make) on this run.
 
     Parameters
@@ -113,6 +115,9 @@ def check_claims(summary: pd.DataFrame, dlf_slow: str = "DLF-Slow", dlf_dcfi: st
         fails, as the evidence of why.
     zero_shot : list of str, optional
         Shipped filters applied as they are (``pretrained-<name>``): :func:`zero_shot_claims`.
+    self_supervised, slow_free, slow_trained : optional
+        The filter trained on the rapid frames alone, and what it is compared with
+        (:func:`self_supervised_claims`).
     """
     claims = []
     for other in ("rapid", "DCFI", "BM3D", dlf_dcfi):  # the paper's Fig. 3a
@@ -159,6 +164,8 @@ def check_claims(summary: pd.DataFrame, dlf_slow: str = "DLF-Slow", dlf_dcfi: st
         claims += recommended_claims(summary, recommended)
     for shipped in zero_shot or []:
         claims += zero_shot_claims(summary, shipped, recommended, metrics)
+    if self_supervised:
+        claims += self_supervised_claims(summary, self_supervised, slow_free or [], slow_trained or [], metrics)
     return claims
 
 
@@ -176,6 +183,43 @@ def zero_shot_claims(summary: pd.DataFrame, shipped: str, recommended: str | Non
         claim.text = (f"{shipped}, applied as it is (no slow scan of this data), beats {other}{trained} "
                       f"on {metric}")
         out.append(claim)
+    return out
+
+
+def self_supervised_claims(summary: pd.DataFrame, name: str, slow_free: list[str], slow_trained: list[str],
+                           metrics: pd.DataFrame | None = None) -> list[Claim]:
+    """The filter trained on the rapid frames alone against what a user without slow scans has, and with them.
+
+    Parameters
+    ----------
+    summary, metrics : pandas.DataFrame
+        As for :func:`check_claims`.
+    name : str
+        The filter (DLF-Self).
+    slow_free : list of str
+        Methods that read no slow scan of this data (the shipped filters applied as they are, DCFI,
+        DLF-DCFI, the classical baselines); those the run lacks are left out.
+    slow_trained : list of str
+        Filters trained on this data's slow scans: it should come within 0.5 dB of the best of them.
+    """
+    metric = "psnr_truth" if not np.isnan(_mean(summary, name, "psnr_truth")) else "psnr"
+    if np.isnan(_mean(summary, name, metric)):
+        return [Claim(f"{name} beats every method that reads no slow scan", None, "the variant was not evaluated")]
+    present = set(summary["method"].astype(str))
+    out = []
+    for other in [m for m in slow_free if m in present]:
+        for measure, unit in ((metric, "dB"), (metric.replace("psnr", "ssim"), "")):
+            claim = _compare(summary, name, other, measure, unit, metrics=metrics if unit else None)
+            claim.text = f"{name} (no slow scan) beats {other} on {measure}"
+            out.append(claim)
+    trained = {m: _mean(summary, m, metric) for m in slow_trained if m in present}
+    trained = {m: v for m, v in trained.items() if not np.isnan(v)}
+    if trained:
+        best = max(trained, key=trained.get)
+        ours = _mean(summary, name, metric)
+        out.append(Claim(f"{name} (no slow scan) comes within 0.5 dB of the best filter trained on this data's slow "
+                         f"scans on {metric}", bool(ours >= trained[best] - 0.5),
+                         f"{ours:.2f} vs {best} {trained[best]:.2f} dB ({ours - trained[best]:+.2f} dB)"))
     return out
 
 

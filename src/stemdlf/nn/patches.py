@@ -22,8 +22,8 @@ from stemdlf.errors import DataError
 from stemdlf.io.tiff import read_tiff, tiff_info
 from stemdlf.preprocess.normalise import FULL_SCALE, INPUT_SCALINGS, MinMax, mean_frame_scaling, scale_frames
 
-__all__ = ["AUGMENTATIONS", "TrainingPair", "frame_window", "open_pair", "sample_patches", "split_validation_fovs",
-           "split_validation_rows", "training_pairs"]
+__all__ = ["AUGMENTATIONS", "TrainingPair", "frame_window", "other_frames", "open_pair", "sample_patches",
+           "split_validation_fovs", "split_validation_rows", "training_pairs"]
 
 #: Augmentations. ``vflip`` (default) flips patches upside down: the scan lines
 #: stay scan lines and the detector's causal afterglow still trails along +x.
@@ -44,7 +44,8 @@ class TrainingPair:
     rapid : numpy.ndarray
         ``(frames, H, W)`` float or uint, 0..65535 scale (often a read-only memmap).
     target : numpy.ndarray
-        ``(H, W)`` target image on the same scale.
+        ``(H, W)`` target image on the same scale, or ``(frames, H, W)``: one target per frame
+        (Noise2Noise, :mod:`stemdlf.nn.selfsup`), whose input is then the other frames.
     rows : tuple of int
         ``(row0, row1)``: patches lie within these rows (a validation band is excluded).
     scaling : MinMax, optional
@@ -171,6 +172,23 @@ def frame_window(frame: int, n_frames: int, input_frames: int = 1, causal: bool 
     return np.where(idx >= n_frames, period - idx, idx).astype(int)
 
 
+def other_frames(frame: int, n_frames: int, count: int) -> np.ndarray:
+    """The ``count`` frames nearest to ``frame`` in time, ``frame`` itself left out, in time order.
+
+    Ties go to the earlier frame. A stack of fewer than ``count + 1`` frames repeats frames.
+
+    Raises
+    ------
+    ValueError
+        If the stack has fewer than 2 frames (no other frame to learn from).
+    """
+    if n_frames < 2:
+        raise ValueError(f"Noise2Noise needs at least 2 frames, the stack has {n_frames}")
+    others = np.array([f for f in range(n_frames) if f != frame])
+    order = others[np.lexsort((others, np.abs(others - frame)))]
+    return np.sort(np.resize(order, count))
+
+
 def sample_patches(pairs: list[TrainingPair], n: int, patch_size: int, rng: np.random.Generator,
                    augment: str = "vflip", input_frames: int = 1, causal: bool = False
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -193,19 +211,23 @@ def sample_patches(pairs: list[TrainingPair], n: int, patch_size: int, rng: np.r
     y = np.empty((n, p, p, 1), np.float32)
     for i in range(n):
         pair = pairs[rng.integers(len(pairs))]
-        (r0, r1), width = pair.rows, pair.target.shape[1]
+        (r0, r1), width = pair.rows, pair.target.shape[-1]
         if r1 - r0 < p or width < p:
             raise ValueError(f"FOV {pair.name}: rows {r0}..{r1} x width {width} cannot hold a {p}-px patch")
         row, col = rng.integers(r0, r1 - p + 1), rng.integers(0, width - p + 1)
         frame = rng.integers(pair.n_frames)
-        frames = frame_window(int(frame), pair.n_frames, input_frames, causal)
-        if input_frames == 1:
+        per_frame = pair.target.ndim == 3  # Noise2Noise: the input never holds the target's frame
+        if per_frame:
+            frames = other_frames(int(frame), pair.n_frames, input_frames)
+        else:
+            frames = frame_window(int(frame), pair.n_frames, input_frames, causal)
+        if input_frames == 1 and not per_frame:
             a = np.asarray(pair.rapid[frame, row:row + p, col:col + p], np.float32)[..., np.newaxis]
         else:
             a = np.stack([np.asarray(pair.rapid[f, row:row + p, col:col + p], np.float32) for f in frames], axis=-1)
         if pair.scaling is not None:
             a = scale_frames(a, pair.scaling)
-        b = pair.target[row:row + p, col:col + p, np.newaxis]
+        b = (pair.target[frame] if per_frame else pair.target)[row:row + p, col:col + p, np.newaxis]
         if augment == "vflip" and rng.integers(2):
             a, b = a[::-1], b[::-1]
         elif augment == "dihedral":

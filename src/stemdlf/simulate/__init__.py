@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from stemdlf.io.atomic import atomic_path
 from stemdlf.io.tiff import write_tiff
+from stemdlf.preprocess.response import DetectorResponse
 from stemdlf.simulate.detector import (
     adc_transfer,
     count_electrons,
@@ -207,6 +208,10 @@ def simulate_fov(
         "detector_delay_px": registration_delay_px(
             params.detector, params.rapid.dwell_us, specimen.summary["background_transmission"],
             params.specimen.core_width_nm / acq.pixel_size_nm / pitch),
+        # the detector's response along x at the background transmission (its afterglow share
+        # grows with the signal): what stemdlf.preprocess.response estimates from the frames
+        "detector_response": DetectorResponse.from_detector(
+            params.detector, params.rapid.dwell_us, specimen.summary["background_transmission"]).to_dict(),
         "specimen": specimen.summary,
     }
     with atomic_path(truth_dir / "fov.yaml") as tmp:

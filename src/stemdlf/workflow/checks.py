@@ -288,7 +288,8 @@ def figure_panels(fig: str, methods: list[str], roles: dict[str, str], single_fo
         The evaluated methods of the run (a panel whose method the run lacks is left out).
     roles : dict
         ``evaluate.roles``: the variants that are the paper's DLF-Slow (``paper``) and DLF-DCFI
-        (``paper_dcfi``), and the ``recommended`` filter.
+        (``paper_dcfi``), the ``recommended`` filter and the one trained without slow scans
+        (``self_supervised``).
     single_fov : list of str
         The single-FOV variants by number of frames (Fig. 4).
     """
@@ -301,7 +302,8 @@ def figure_panels(fig: str, methods: list[str], roles: dict[str, str], single_fo
               "fig3": present(["rapid", "DCFI", "BM3D", "CARE", paper_dcfi, paper, recommended]) + ["slow"],
               "fig4": list(single_fov) + ["slow"],
               "crops": present(["rapid", "DCFI", "BM3D", "CARE", paper, recommended])
-              + [m for m in methods if m.startswith(ZERO_SHOT_PREFIX)] + ["slow"],
+              + [m for m in methods if m.startswith(ZERO_SHOT_PREFIX)] + present([roles.get("self_supervised")])
+              + ["slow"],
               "fig5": [], "stats": []}
     if fig not in panels:
         raise ValueError(f"unknown figure {fig!r}; figures: {', '.join(panels)}")

@@ -108,6 +108,10 @@ class Layout:
         """A variant's filtered test FOV."""
         return self.path("denoised", variant, f"{fov}.tif")
 
+    def response(self) -> str:
+        """The detector response along x, estimated from the training FOVs' rapid frames (``response.json``)."""
+        return self.path("response", "response.json")
+
     def pretrained(self, suffix: str, variant: str = VARIANT) -> str:
         """A filter written as the package ships it: ``.keras``, ``.json``."""
         return self.path("pretrained", f"{variant}{suffix}")

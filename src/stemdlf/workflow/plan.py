@@ -304,9 +304,11 @@ class Plan:
     def training_inputs(self, name: str) -> dict[str, Any]:
         """A variant's training pairs, and the weights it starts from when it is fine-tuned."""
         v, fovs = self.variant(name), self.variant_fovs(name)
-        inputs: dict[str, Any] = {
-            "rapid": [self.rapid_file(v["dataset"], fov, v["corrected"]) for fov in fovs],
-            "target": [self.target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs]}
+        inputs: dict[str, Any] = {"rapid": [self.rapid_file(v["dataset"], fov, v["corrected"]) for fov in fovs]}
+        if v["target"] == "self":  # its own rapid frames: no slow scan, no DCFI
+            inputs["response"] = self.layout.response()
+        else:
+            inputs["target"] = [self.target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs]
         if name in self.init_from:
             source = self.init_from[name]
             inputs["initial"] = (str(pretrained.weights_path(source)) if pretrained.is_pretrained(source)
@@ -420,6 +422,14 @@ class Plan:
         """The training FOVs whose frame differences give the classical baselines' noise model."""
         return self.split["train"][: self.config["evaluate"]["noise_fovs"]]
 
+    def response_inputs(self) -> dict[str, list[str]]:
+        """The training FOVs' rapid frames as acquired (normalised, not resampled) and, simulated, their truth."""
+        L = self.layout
+        inputs = {"rapid": self.train_files(functools.partial(L.normalised, "rapid.tif"))}
+        if self.is_synthetic(self.multi):
+            inputs["truth"] = self.train_files(functools.partial(L.truth, "fov.yaml"))
+        return inputs
+
     def noise_model_inputs(self) -> dict[str, list[str]]:
         """The corrected rapid, DCFI and slow images of the noise model's FOVs."""
         return {kind: [self.layout.corrected(f"{kind}.tif", self.multi, f) for f in self.noise_fovs()]
@@ -448,6 +458,27 @@ class Plan:
         if self.is_synthetic(self.multi):
             inputs["truth"] = self.test_files(functools.partial(L.truth, "slow_clean.tif"))
         return inputs
+
+    def self_supervised(self) -> str | None:
+        """The filter of the ``self_supervised`` role, if the run trains it (a variant with target self)."""
+        name = self.config["evaluate"]["roles"].get("self_supervised")
+        return name if name in self.variants and self.variant(name)["target"] == "self" else None
+
+    def slow_free_methods(self) -> list[str]:
+        """Evaluated methods that read no slow scan of this data (the self-supervised filter's competitors).
+
+        The shipped filters applied as they are, DCFI, the variants trained on the DCFI or on their own
+        frames, and the classical baselines (whose one parameter is tuned on each test FOV's slow scan).
+        """
+        own = self.self_supervised()
+        variants = [v for v in self.variants if self.variant(v)["target"] in ("dcfi", "self") and v != own]
+        classical = [b for b in self.config["evaluate"]["baselines"] if b != "CARE"]
+        return [m for m in [*self.zero_shot, "DCFI", *variants, *classical] if m in self.methods]
+
+    def slow_trained_methods(self) -> list[str]:
+        """Evaluated filters trained on this data's slow scans (the variants with target slow, and CARE)."""
+        variants = [v for v in self.variants if self.variant(v)["target"] == "slow"]
+        return [m for m in [*variants, "CARE"] if m in self.methods]
 
     def role(self, name: str) -> str:
         """The variant filling a role (``evaluate.roles``: paper, paper_dcfi, recommended)."""
