@@ -151,7 +151,7 @@ def test_the_layout_gives_each_path_once_as_a_pattern_or_a_file():
 
 def test_the_plan_of_the_default_config():
     p = _plan()
-    assert p.datasets == ["multi", "single"] and p.variants[-1] == "DLF-5F" and p.notes == []
+    assert p.datasets == ["multi", "single"] and p.variants[-2:] == ["DLF-5F", "DLF-Self"] and p.notes == []
     assert len(p.split["train"]) == 15 and len(p.split["test"]) == 5
     assert not set(p.split["train"]) & set(p.split["test"])
     fov = p.split["test"][0]
@@ -177,6 +177,27 @@ def test_the_plan_of_the_default_config():
     assert len(targets) == len(set(targets))
     # 16 frames of 256x256 read whole, 2 float32 copies: 500 + 2*16*65536*4/1e6
     assert p.frames_mb("multi", copies=2) == 500 + 8
+
+
+def test_dlf_self_reads_no_slow_scan_and_is_compared_with_what_reads_none():
+    p = _plan()
+    train = p.split["train"]
+    inputs = p.training_inputs("DLF-Self")
+    assert set(inputs) == {"rapid", "response", "initial"}  # no target file: its own frames
+    assert inputs["rapid"][0] == f"results/corrected/multi/{train[0]}/rapid.tif"
+    assert inputs["response"] == "results/response/response.json"
+    assert inputs["initial"].endswith("DLF-5F.keras")
+    response = p.response_inputs()
+    # the response is measured on the frames as acquired (resampling would filter the noise)
+    assert response["rapid"] == [f"results/normalised/multi/{f}/rapid.tif" for f in train]
+    assert response["truth"][0] == f"results/data/multi/truth/{train[0]}/fov.yaml"
+    every = [x for v in [*inputs.values(), *response.values()] for x in ([v] if isinstance(v, str) else v)]
+    assert not [x for x in every if "slow" in x.rsplit("/", 1)[-1] or "dcfi" in x]
+    assert p.self_supervised() == "DLF-Self"
+    assert p.slow_free_methods() == ["pretrained-DLF-5F", "DCFI", "DLF-DCFI", "Gaussian", "NLM", "BM3D", "BM3D-PSD",
+                                     "BM3D-deblur"]
+    assert p.slow_trained_methods()[0] == "DLF-Slow" and p.slow_trained_methods()[-2:] == ["DLF-5F", "CARE"]
+    assert "DLF-Self" in p.figure_labels("crops")
 
 
 def test_a_plan_without_the_single_fov_dataset_leaves_its_variants_and_fig4_out(tmp_path):

@@ -293,7 +293,9 @@ def _denoise_follow(args: argparse.Namespace) -> int:
         warm_shifts = registration.warm_up(frames)
         origin = warm_shifts[0].copy()  # the first frame is the reference
         warm_shifts = warm_shifts - origin
-    distortion = _load_distortion(args.distortion, frames.shape[1:]) if args.distortion else None
+    from stemdlf.preprocess.distortion import Distortion
+
+    distortion = Distortion.from_folder(args.distortion, frames.shape[1:]) if args.distortion else None
 
     def prepare(frame, index):
         for step in steps:
@@ -352,19 +354,23 @@ def _load_denoiser(args: argparse.Namespace, batch_size: int):
     return denoiser
 
 
-def _load_distortion(folder: str | Path, frame_shape: tuple[int, ...]):
-    """The workflow's distortion profile in ``folder`` (profile.csv, view.json), checked against the frames."""
-    from stemdlf.preprocess.distortion import Distortion
+def _train(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.suffix != ".keras":
+        raise DataError(output, "a filter is written as a Keras archive: give a name ending in .keras")
+    inputs = [Path(args.input)] + ([Path(args.distortion) / "profile.csv", Path(args.distortion) / "view.json"]
+                                   if args.distortion else [])
+    _refuse_overwriting(inputs, [output, output.with_suffix(".json")])
+    given = args.input
+    with _microscope_input(args, "input", min_frames=8):
+        from stemdlf.nn.train_series import SeriesTraining, train_on_series
 
-    folder = Path(folder)
-    for name in ("profile.csv", "view.json"):
-        if not (folder / name).is_file():
-            raise DataError(folder / name, "not found; --distortion needs the workflow's results/distortion folder")
-    distortion = Distortion.load(folder / "profile.csv", folder / "view.json")
-    if tuple(frame_shape[-2:]) != tuple(distortion.rapid_shape):
-        raise DataError(folder, f"the distortion profile is for {distortion.rapid_shape[0]}x"
-                        f"{distortion.rapid_shape[1]} rapid frames; these are {frame_shape[-2]}x{frame_shape[-1]}")
-    return distortion
+        options = SeriesTraining(args.start_from, args.epochs, args.steps, args.lr, args.frames)
+        summary = train_on_series(args.input, output, options, args.distortion, progress=not args.quiet,
+                                  log=lambda line: print(f"stemdlf: {line}", file=sys.stderr))
+    print(f"wrote {output} (trained on {Path(given).name}: {summary['seconds_training']:.0f} s; best epoch "
+          f"{summary['best_epoch']} of {summary['epochs']})")
+    return 0
 
 
 def _denoise(args: argparse.Namespace) -> int:
@@ -451,7 +457,9 @@ def _denoise_file(args: argparse.Namespace, given: str) -> int:
                             "normalised frames, which stemdlf makes from raw uint8/uint16 frames only: convert "
                             "the stack to uint16, or give --no-normalise with frames already on the 0..65535 scale")
         raise DataError(given, f"--normalise expects raw uint8/uint16 frames, the dtype is {dtype}")
-    distortion = _load_distortion(args.distortion, shape) if args.distortion else None
+    from stemdlf.preprocess.distortion import Distortion
+
+    distortion = Distortion.from_folder(args.distortion, shape) if args.distortion else None
     # the backend starts and the model loads (seconds) in a thread while the stack's min-max and, for a
     # multi-frame filter, the alignment's first template are computed beside it. A multi-frame filter needs
     # aligned frames: each frame is registered once, on the raw frames (a min-max is an affine map, which
@@ -649,6 +657,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["onnx", "bioimageio"],
                    help="onnx or bioimageio (default: bioimageio for a .zip output, else onnx)")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("train", help="train the self-supervised filter (DLF-Self) on one rapid series",
+                       description="Adapt the shipped DLF-5F to one rapid-scan series without any slow scan: the "
+                       "frames are normalised and registered, the detector's response along x is measured from "
+                       "their noise, and the filter learns to predict each frame, with that response undone, from "
+                       "its neighbours (Noise2Noise). Writes FILTER.keras and its card (FILTER.json); then "
+                       "stemdlf denoise FILTER.keras cleans the series, or the rest of the session with --follow.",
+                       epilog="Example: stemdlf train series.tif -o series-filter.keras && "
+                       "stemdlf denoise series-filter.keras series.tif -o clean.tif")
+    p.add_argument("input", help="raw rapid frames in acquisition order: a uint8/uint16 (frames, H, W) TIFF of at "
+                   "least 8 frames, or a microscope series (.emd, .dm3/.dm4, .ser)")
+    p.add_argument("--detector", help="which detector's images, where a microscope file holds several (e.g. HAADF)")
+    p.add_argument("-o", "--output", required=True, help="the filter to write (.keras); its card goes beside it")
+    p.add_argument("--start-from", default="pretrained:DLF-5F",
+                   help="the filter it adapts (default pretrained:DLF-5F; a trained .keras of the same U-Net)")
+    p.add_argument("--distortion", metavar="DIR",
+                   help="the workflow's results/distortion folder of this microscope: train in its calibrated "
+                   "slow-scan grid (then give the same folder to stemdlf denoise)")
+    p.add_argument("--frames", type=_positive_int, help="train on the first N frames (default all)")
+    p.add_argument("--epochs", type=_positive_int, default=4, help="epochs (default 4)")
+    p.add_argument("--steps", type=_positive_int, default=150, help="steps of 16 patches per epoch (default 150)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
     return parser
 
 

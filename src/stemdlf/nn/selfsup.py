@@ -25,7 +25,7 @@ from stemdlf.nn.patches import TrainingPair, _open_stack, split_validation_fovs,
 from stemdlf.preprocess.normalise import INPUT_SCALINGS, mean_frame_scaling
 from stemdlf.preprocess.response import DetectorResponse, undo_response
 
-__all__ = ["Calibration", "fit_calibration", "noise2noise_targets", "self_supervised_pairs"]
+__all__ = ["Calibration", "fit_calibration", "noise2noise_targets", "self_supervised_pair", "self_supervised_pairs"]
 
 
 class Calibration:
@@ -96,6 +96,39 @@ def noise2noise_targets(rapid: np.ndarray, response: DetectorResponse | None,
     return targets.astype(np.float32)
 
 
+def self_supervised_pair(name: str, stack: np.ndarray, response: DetectorResponse | None,
+                         reference: np.ndarray | None = None, input_scaling: str = "none"
+                         ) -> tuple[TrainingPair, Calibration | None]:
+    """One FOV's Noise2Noise pair: its aligned frames, and as targets the same frames deblurred and calibrated.
+
+    Parameters
+    ----------
+    name : str
+        FOV id.
+    stack : numpy.ndarray
+        ``(frames >= 2, H, W)`` aligned rapid frames, 0..65535 scale.
+    response : DetectorResponse or None
+        The detector response to undo in the targets.
+    reference : numpy.ndarray, optional
+        The image the targets are calibrated to (:func:`fit_calibration`).
+    input_scaling : str
+        As for :func:`stemdlf.nn.patches.training_pairs`.
+
+    Returns
+    -------
+    (pair, calibration) : TrainingPair (all rows) and its Calibration (None without a reference)
+    """
+    targets = noise2noise_targets(stack, response)
+    calibration = None
+    if reference is not None:
+        calibration = fit_calibration(targets.mean(axis=0), reference)
+        targets = noise2noise_targets(stack, response, calibration)
+    pair = TrainingPair(name, stack, targets, (0, stack.shape[1]))
+    if input_scaling == "mean_frame":
+        pair.scaling = mean_frame_scaling(stack)
+    return pair, calibration
+
+
 def self_supervised_pairs(rapid: list[str | Path], fovs: list[str], response: DetectorResponse | None,
                           validation_fraction: float, patch_size: int, seed: int, input_scaling: str = "none",
                           references: list[np.ndarray] | None = None, frames: int | None = None,
@@ -138,17 +171,12 @@ def self_supervised_pairs(rapid: list[str | Path], fovs: list[str], response: De
             stack = stack[:frames]
         if len(stack) < 2:
             raise DataError(path, f"has {len(stack)} frame; learning from the rapid frames alone needs at least 2")
-        targets = noise2noise_targets(stack, response)
-        calibration = None
-        if references is not None:
-            calibration = fit_calibration(targets.mean(axis=0), references[k])
-            targets = noise2noise_targets(stack, response, calibration)
+        pair, calibration = self_supervised_pair(fov, stack, response, None if references is None else references[k],
+                                                 input_scaling)
+        if calibration is not None:
             calibrations.append({"fov": fov, **calibration.to_dict()})
             log(f"{fov}: targets = (deblurred - {calibration.offset:.0f}) / {calibration.gain:.3f}, "
                 f"moved {calibration.shift_px:+.2f} px along x")
-        pair = TrainingPair(fov, stack, targets, (0, stack.shape[1]))
-        if input_scaling == "mean_frame":
-            pair.scaling = mean_frame_scaling(stack)
         pairs[fov] = pair
     if len(fovs) == 1:
         pair = pairs[fovs[0]]

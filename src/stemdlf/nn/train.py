@@ -240,6 +240,7 @@ def train_model(
     log: Callable[[str], None] = print,
     stop_after_epoch: int | None = None,
     initial_weights: str | Path | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Train (or resume training) one U-Net and write the final model and history.
 
@@ -263,6 +264,8 @@ def train_model(
         A trained ``.keras`` filter of the same architecture whose weights training starts
         from (fine-tuning, e.g. a single-FOV variant from the multi-FOV filter) instead of
         random ones; its content is part of the checkpoint's fingerprint.
+    progress : bool
+        A progress bar over the training steps (``stemdlf train``).
 
     Returns
     -------
@@ -294,12 +297,18 @@ def train_model(
         log(f"resuming from the checkpoint after epoch {start} (best val_loss {best:.3g})")
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    from tqdm import tqdm
+
+    bar = tqdm(total=settings.epochs * settings.steps_per_epoch, initial=start * settings.steps_per_epoch,
+               desc="training", unit="step", disable=not progress, leave=False)
     for epoch in range(start, settings.epochs):
         t0 = time.perf_counter()
         # One compiled step per batch (train_on_batch): Keras's fit() around a per-epoch dataset
         # cost 4-6x the step itself on CPU (benchmarks/speed.py); batches are random already.
-        losses = [float(np.asarray(model.train_on_batch(*_epoch_batch(train_pairs, settings, epoch, i))))
-                  for i in range(settings.steps_per_epoch)]
+        losses = []
+        for i in range(settings.steps_per_epoch):
+            losses.append(float(np.asarray(model.train_on_batch(*_epoch_batch(train_pairs, settings, epoch, i)))))
+            bar.update()
         loss = float(np.mean(losses))
         val_loss = _validation_loss(model, val_x, val_y, settings.batch_size)
         rows.append({"epoch": epoch + 1, "loss": loss, "val_loss": val_loss,
@@ -317,7 +326,9 @@ def train_model(
         log(f"epoch {epoch + 1}/{settings.epochs}: loss {loss:.3g}, val_loss {val_loss:.3g} "
             f"({rows[-1]['val_psnr_db']:.2f} dB), {rows[-1]['seconds']:.1f} s")
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < settings.epochs:
+            bar.close()
             return {"stopped_after_epoch": epoch + 1}
+    bar.close()
     model.load_weights(checkpoint_dir / "best.weights.h5")
     best_row = min(rows, key=lambda r: r["val_loss"])
     _write_history(history_path, rows)

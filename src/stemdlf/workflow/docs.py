@@ -52,7 +52,8 @@ GENERATED = REPO / "docs" / "generated"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 #: The main methods of README's short table, in its order (those present in a run are shown).
-MAIN_METHODS = ("rapid", "DCFI", "DLF-Slow", "DLF-DCFI", "BM3D-PSD", "CARE", "DLF-5F", "pretrained-DLF-5F", "slow")
+MAIN_METHODS = ("rapid", "DCFI", "DLF-Slow", "DLF-DCFI", "BM3D-PSD", "CARE", "DLF-5F", "pretrained-DLF-5F", "DLF-Self",
+                "slow")
 
 #: README's generated blocks: name -> (begin marker, end marker).
 README_BLOCKS = {

@@ -154,6 +154,25 @@ class Distortion:
             tmp.write_text(json.dumps(view, indent=2, default=float) + "\n")
 
     @classmethod
+    def from_folder(cls, folder: str | Path, frame_shape: tuple[int, ...]) -> Distortion:
+        """The workflow's distortion profile in ``folder`` (``profile.csv``, ``view.json``), checked against frames.
+
+        Raises
+        ------
+        DataError
+            If a file is missing, or the profile is for frames of another size.
+        """
+        folder = Path(folder)
+        for name in ("profile.csv", "view.json"):
+            if not (folder / name).is_file():
+                raise DataError(folder / name, "not found; --distortion needs the workflow's results/distortion folder")
+        distortion = cls.load(folder / "profile.csv", folder / "view.json")
+        if tuple(frame_shape[-2:]) != tuple(distortion.rapid_shape):
+            raise DataError(folder, f"the distortion profile is for {distortion.rapid_shape[0]}x"
+                            f"{distortion.rapid_shape[1]} rapid frames; these are {frame_shape[-2]}x{frame_shape[-1]}")
+        return distortion
+
+    @classmethod
     def load(cls, profile_csv: str | Path, view_json: str | Path) -> Distortion:
         """Read what :meth:`save` wrote.
 
