@@ -146,3 +146,15 @@ def test_stemdlf_train_refuses_what_is_not_a_raw_series(series, tmp_path, capsys
 def test_stemdlf_train_writes_a_keras_file_and_never_over_its_input(series, tmp_path, capsys):
     assert _train([str(series / "rapid.tif"), "-o", str(tmp_path / "f.h5")], tmp_path) == 2
     assert "ending in .keras" in capsys.readouterr().err
+
+
+def test_stemdlf_train_reads_a_velox_series(series, tmp_path):
+    """The [io] extra's microscope files: a Velox EMD series trains as its frames do, calibration kept."""
+    from velox import write_velox
+
+    frames = tifffile.imread(series / "rapid.tif")
+    emd = write_velox(tmp_path / "series.emd", {"HAADF": frames, "BF": frames[::-1].copy()}, 2.08e-9, 1e-7)
+    assert _train([str(emd), "--detector", "HAADF", "-o", str(tmp_path / "f.keras")], tmp_path) == 0
+    card = json.loads((tmp_path / "f.json").read_text())
+    assert card["trained_on"] == "series.emd" and card["pixel_size_nm"] == pytest.approx(2.08)
+    assert card["frames"] == 16 and card["reads_slow_scans"] is False

@@ -368,6 +368,9 @@ def _train(args: argparse.Namespace) -> int:
         options = SeriesTraining(args.start_from, args.epochs, args.steps, args.lr, args.frames)
         summary = train_on_series(args.input, output, options, args.distortion, progress=not args.quiet,
                                   log=lambda line: print(f"stemdlf: {line}", file=sys.stderr))
+    from stemdlf.nn.train import add_to_model_card
+
+    add_to_model_card(output, {"trained_on": Path(given).name})  # the file named, not its TIFF copy
     print(f"wrote {output} (trained on {Path(given).name}: {summary['seconds_training']:.0f} s; best epoch "
           f"{summary['best_epoch']} of {summary['epochs']})")
     return 0
