@@ -164,7 +164,8 @@ def estimate_response(series: np.ndarray | Sequence[np.ndarray], initial: Detect
         One FOV's rapid frames ``(n >= 2, H, W)``, or several FOVs' (same width), as acquired
         (:func:`difference_spectrum`); their spectra are averaged.
     initial : DetectorResponse, optional
-        Where the fit starts (default: a 1-px fast component and a 20-px afterglow of 5%).
+        Where the fit starts (default: the best of fits from a 1-px fast component and afterglows of
+        10 and 50 px holding 3, 10 and 30% of the signal).
 
     Returns
     -------
@@ -190,7 +191,6 @@ def estimate_response(series: np.ndarray | Sequence[np.ndarray], initial: Detect
     measured = np.mean([difference_spectrum(s) for s in stacks], axis=0)
     width = widths.pop()
     keep = slice(None)
-    start = initial or DetectorResponse(0.37, 0.95, 0.05)
 
     def unpack(theta: np.ndarray) -> tuple[DetectorResponse, float, float]:
         return DetectorResponse(*map(float, theta[:3])), float(np.exp(theta[3])), float(np.exp(theta[4]))
@@ -203,9 +203,17 @@ def estimate_response(series: np.ndarray | Sequence[np.ndarray], initial: Detect
     level = float(np.median(measured[keep]))
     # the fast pole below the afterglow's, which stays under 1000 px (no longer tail fits in a row)
     lower, upper = [0.0, 0.5, 0.0, -np.inf, -np.inf], [0.9, 0.999, 0.6, np.inf, np.inf]
-    theta0 = np.clip([start.fast_pole, start.afterglow_pole, start.afterglow_share, np.log(level),
-                      np.log(level * 0.05)], np.add(lower, 1e-6), np.subtract(upper, 1e-6))
-    solution = least_squares(residual, theta0, bounds=(lower, upper), x_scale=[0.1, 0.01, 0.02, 1, 1])
+    # the afterglow's share and length trade against each other near DC: the fit starts from a few
+    # shares and lengths (or the one given) and keeps the best
+    starts = [initial] if initial is not None else [DetectorResponse(0.37, q, a) for q in (0.9, 0.98)
+                                                    for a in (0.03, 0.1, 0.3)]
+    solution = None
+    for start in starts:
+        theta0 = np.clip([start.fast_pole, start.afterglow_pole, start.afterglow_share, np.log(level),
+                          np.log(level * 0.05)], np.add(lower, 1e-6), np.subtract(upper, 1e-6))
+        fitted = least_squares(residual, theta0, bounds=(lower, upper), x_scale=[0.1, 0.01, 0.02, 1, 1])
+        if solution is None or fitted.cost < solution.cost:
+            solution = fitted
     response, c, b = unpack(solution.x)
     return response, {"noise_power": c, "read_noise_power": b,
                       "rms_log_residual": float(np.sqrt(np.mean(solution.fun ** 2)))}
