@@ -183,10 +183,12 @@ def test_dlf_self_reads_no_slow_scan_and_is_compared_with_what_reads_none():
     p = _plan()
     train = p.split["train"]
     inputs = p.training_inputs("DLF-Self")
-    assert set(inputs) == {"rapid", "response", "initial"}  # no target file: its own frames
+    assert set(inputs) == {"rapid", "response"}  # no target file: its own frames
     assert inputs["rapid"][0] == f"results/corrected/multi/{train[0]}/rapid.tif"
     assert inputs["response"] == "results/response/response.json"
-    assert inputs["initial"].endswith("DLF-5F.keras")
+    # the shipped filter it starts from is named with its fingerprint, not as a checkout's file
+    assert p.training_params("DLF-Self")["shipped_initial"].startswith("pretrained:DLF-5F@")
+    assert p.training_params("DLF-5F")["shipped_initial"] == ""
     response = p.response_inputs()
     # the response is measured on the frames as acquired (resampling would filter the noise)
     assert response["rapid"] == [f"results/normalised/multi/{f}/rapid.tif" for f in train]

@@ -27,13 +27,15 @@ def test_dry_run_lists_per_fov_jobs(tmp_path):
     assert jobs["estimate_distortion"] == 6  # published/paper/dp x reference/global, compared side by side
     # every FOV of both datasets registered to its own slow scan, in one job
     assert jobs["register_fovs"] == 1
-    # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500, DLF-5F: one training and one denoising each,
-    # and one denoising with the shipped DLF-5F as it is (evaluate.pretrained); a learning curve for each, one for CARE
-    assert jobs["train_variant"] == 8 and jobs["denoise_variant"] == 9 and jobs["learning_curve"] == 9
+    # DLF-Slow, DLF-DCFI, DLF-Slow-uncorrected, DLF-100/500/1000/2500, DLF-5F, DLF-Self: one training and one
+    # denoising each, and one denoising with the shipped DLF-5F as it is (evaluate.pretrained); a learning curve for
+    # each, one for CARE; DLF-Self's detector response, measured once
+    assert jobs["train_variant"] == 9 and jobs["denoise_variant"] == 10 and jobs["learning_curve"] == 10
+    assert jobs["detector_response"] == 1
     # evaluation: 5 tuned baselines x 2 test FOVs; CARE trained once and applied once;
-    # rapid, DCFI, 8 variants, the shipped filter, 6 baselines and the slow scan vs truth
+    # rapid, DCFI, 9 variants, the shipped filter, 6 baselines and the slow scan vs truth
     assert jobs["baseline_fov"] == 10 and jobs["train_care"] == jobs["denoise_care"] == 1
-    assert jobs["metrics_method"] == 18 and jobs["figure"] == 7  # fig1-5, the crops and the statistics
+    assert jobs["metrics_method"] == 19 and jobs["figure"] == 7  # fig1-5, the crops and the statistics
     assert jobs["tables"] == jobs["claims"] == jobs["noise_model"] == jobs["readme_results"] == 1
     assert jobs["ablation"] == 1  # tiny.yaml's two ablation rows
     assert jobs["model_metrics"] == 1  # every filter's test scores beside its card, in one job
@@ -103,7 +105,7 @@ def test_changing_the_distortion_method_replans_only_the_selection_downstream(ti
     assert not {"simulate_fov", "normalise_fov", "dcfi_fov", "estimate_distortion", "choose_reference"} & set(jobs)
     assert jobs["correct_fov"] == 6
     # every variant trained on corrected frames retrains; DLF-Slow-uncorrected does not
-    assert jobs["train_variant"] == 7 and jobs["denoise_variant"] == 9  # the shipped filter too: corrected frames
+    assert jobs["train_variant"] == 8 and jobs["denoise_variant"] == 10  # the shipped filter too: corrected frames
 
 
 def test_changing_the_bm3d_profile_replans_only_the_bm3d_baselines_and_their_evaluation(tiny_run):
@@ -236,7 +238,7 @@ def test_bad_config_stops_with_a_clear_message(tmp_path, edit, message):
 
 @pytest.mark.parametrize("edit, jobs", [
     # no single-FOV series: DLF-100..2500 and Fig. 4 are left out, the single dataset is not processed
-    ("datasets: {single: null}\n", {"train_variant": 4, "figure": 6, "simulate_fov": 5}),
+    ("datasets: {single: null}\n", {"train_variant": 5, "figure": 6, "simulate_fov": 5}),
     # a user's choice of variants
     ("run_variants: [DLF-5F, DLF-Slow]\n", {"train_variant": 2, "figure": 6, "simulate_fov": 5}),
 ])
@@ -247,7 +249,7 @@ def test_a_user_chooses_what_runs_in_one_config_edit(tmp_path, edit, jobs):
     assert {k: plan.get(k) for k in jobs} == jobs
 
 
-def test_a_variant_fine_tuned_from_the_shipped_filter_takes_it_as_input(tmp_path):
+def test_a_variant_fine_tuned_from_the_shipped_filter_names_it_by_fingerprint_not_by_path(tmp_path):
     from stemdlf.nn import pretrained
 
     workdir = copy_workflow(tmp_path)
@@ -257,7 +259,9 @@ def test_a_variant_fine_tuned_from_the_shipped_filter_takes_it_as_input(tmp_path
         f"epochs: 1, input_scaling: mean_frame, model: {five}, init_from: 'pretrained:DLF-5F'}}\n")
     proc = snakemake(workdir, "-n", "results/models/FT/model.keras", "--configfile", "tiny.yaml", "mine.yaml")
     assert planned(proc)["train_variant"] == 1
-    assert str(pretrained.weights_path("DLF-5F")) in proc.stdout  # the shipped weights are the job's input
+    # the installed package's path differs between checkouts: the job names the shipped filter and its hash in
+    # its params (Plan.training_params), so a second checkout does not retrain it
+    assert str(pretrained.weights_path("DLF-5F")) not in proc.stdout
     # rule pretrained writes a variant as the package ships it
     assert planned(snakemake(workdir, "-n", "results/pretrained/FT.keras", "--configfile", "tiny.yaml",
                              "mine.yaml"))["pretrained"] == 1
@@ -343,8 +347,8 @@ def test_evaluation_outputs_and_report(tiny_run):
     assert list(metrics.columns) == ["fov", "frame", "method", "metric", "value"]
     summary = pd.read_csv(tiny_run / "results/tables/summary.csv")
     methods = {"rapid", "DCFI", "DLF-Slow", "DLF-DCFI", "DLF-Slow-uncorrected", "DLF-100", "DLF-500", "DLF-1000",
-               "DLF-2500", "DLF-5F", "pretrained-DLF-5F", "Gaussian", "NLM", "BM3D", "BM3D-PSD", "BM3D-deblur",
-               "CARE", "slow"}
+               "DLF-2500", "DLF-5F", "DLF-Self", "pretrained-DLF-5F", "Gaussian", "NLM", "BM3D", "BM3D-PSD",
+               "BM3D-deblur", "CARE", "slow"}
     assert set(summary["method"]) == methods
     psnr = summary[summary["metric"] == "psnr"].set_index("method")
     assert psnr.loc["DLF-Slow", "n"] == 2 * 4 and psnr.loc["DCFI", "n"] == 2  # 4 frames x 2 test FOVs; 1 DCFI each

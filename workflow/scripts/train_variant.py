@@ -11,6 +11,7 @@ import json  # noqa: E402
 
 from stemdlf.io.atomic import write_json  # noqa: E402
 from stemdlf.io.tiff import pixel_size_nm, read_tiff  # noqa: E402
+from stemdlf.nn import pretrained  # noqa: E402
 from stemdlf.nn.denoise import Denoiser  # noqa: E402
 from stemdlf.nn.patches import training_pairs  # noqa: E402
 from stemdlf.nn.selfsup import self_supervised_pairs  # noqa: E402
@@ -21,7 +22,9 @@ from stemdlf.runtime.logs import log_to  # noqa: E402
 with log_to(snakemake.log[0]) as log:
     variant = snakemake.params.settings
     settings = TrainingSettings.from_dict(variant["training"])
-    initial = snakemake.input.get("initial")  # fine-tuning (variants.<name>.init_from)
+    # fine-tuning (variants.<name>.init_from): another variant's model, or a filter the package ships
+    shipped = variant.get("shipped_initial")
+    initial = str(pretrained.weights_path(shipped.split("@")[0])) if shipped else snakemake.input.get("initial")
     extra = {}
     if variant["target"] == "self":  # DLF-Self: Noise2Noise on the FOVs' own rapid frames, no slow scan
         response = DetectorResponse(**{k: json.loads(open(snakemake.input.response).read())["estimate"][k]

@@ -309,15 +309,30 @@ class Plan:
             inputs["response"] = self.layout.response()
         else:
             inputs["target"] = [self.target_file(v["dataset"], fov, v["target"], v["corrected"]) for fov in fovs]
-        if name in self.init_from:
-            source = self.init_from[name]
-            inputs["initial"] = (str(pretrained.weights_path(source)) if pretrained.is_pretrained(source)
-                                 else self.layout.model("model.keras", source))
+        # a shipped filter to start from is not an input file (its path is the installed package's,
+        # which differs between checkouts): training_params() names it with its fingerprint
+        if name in self.init_from and not pretrained.is_pretrained(self.init_from[name]):
+            inputs["initial"] = self.layout.model("model.keras", self.init_from[name])
         return inputs
 
     def training_params(self, name: str) -> dict[str, Any]:
-        """Exactly what one variant's training uses: its merged settings and its FOVs."""
-        return canonical({**self.variant(name), "fovs": self.variant_fovs(name)})
+        """Exactly what one variant's training uses: its merged settings, its FOVs and a shipped filter it starts from.
+
+        ``shipped_initial`` is ``pretrained:<name>@<hash of its weights and card>`` (else ""): the job
+        reads the filter from the installed package, and the hash reruns it when the shipped files change.
+        """
+        source = self.init_from.get(name, "")
+        shipped = self._shipped(source) if pretrained.is_pretrained(source) else ""
+        return canonical({**self.variant(name), "fovs": self.variant_fovs(name), "shipped_initial": shipped})
+
+    @staticmethod
+    def _shipped(source: str) -> str:
+        """``pretrained:<name>@<hash of its weights and card>`` of a filter the package ships."""
+        import hashlib
+
+        weights = pretrained.weights_path(source)
+        digest = hashlib.sha256(weights.read_bytes() + weights.with_suffix(".json").read_bytes()).hexdigest()[:16]
+        return f"{source}@{digest}"
 
     def denoise_corrected(self, name: str) -> bool:
         """Whether a filter takes distortion-corrected frames (a variant's setting; a shipped filter's card)."""
@@ -344,11 +359,7 @@ class Plan:
         """
         if name not in self.zero_shot:
             return ""
-        import hashlib
-
-        weights = pretrained.weights_path(name[len(ZERO_SHOT_PREFIX):])
-        digest = hashlib.sha256(weights.read_bytes() + weights.with_suffix(".json").read_bytes()).hexdigest()[:16]
-        return f"{pretrained.PREFIX}{name[len(ZERO_SHOT_PREFIX):]}@{digest}"
+        return self._shipped(f"{pretrained.PREFIX}{name[len(ZERO_SHOT_PREFIX):]}")
 
     def learning_curve_inputs(self, name: str) -> dict[str, str]:
         """A variant's history.csv and training.json; CARE's history is in its training.json."""
