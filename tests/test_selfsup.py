@@ -12,6 +12,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.signal import lfilter, lfilter_zi
 
 from stemdlf.cli import main
+from stemdlf.nn import pretrained
 from stemdlf.nn.patches import TrainingPair, other_frames, sample_patches
 from stemdlf.nn.selfsup import Calibration, _shift_x, fit_calibration, noise2noise_targets, self_supervised_pair
 from stemdlf.preprocess.response import DetectorResponse
@@ -91,7 +92,7 @@ def series(tmp_path_factory):
     return out / "data" / "fovs" / "fov000"
 
 
-def _train(args, tmp_path):
+def _train(args):
     return main(["train", *args, "--epochs", "1", "--steps", "3", "--quiet"])
 
 
@@ -102,15 +103,14 @@ def test_stemdlf_train_reads_no_slow_scan(series, tmp_path):
     without.mkdir()
     shutil.copy(series / "rapid.tif", without / "rapid.tif")
     assert (with_slow / "slow.tif").is_file() and not (without / "slow.tif").exists()
-    assert _train([str(with_slow / "rapid.tif"), "-o", str(tmp_path / "a.keras")], tmp_path) == 0
-    assert _train([str(without / "rapid.tif"), "-o", str(tmp_path / "b.keras")], tmp_path) == 0
+    assert _train([str(with_slow / "rapid.tif"), "-o", str(tmp_path / "a.keras")]) == 0
+    assert _train([str(without / "rapid.tif"), "-o", str(tmp_path / "b.keras")]) == 0
     import keras
 
     a = keras.models.load_model(tmp_path / "a.keras", compile=False).get_weights()
     b = keras.models.load_model(tmp_path / "b.keras", compile=False).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    start = keras.models.load_model(__import__("stemdlf.nn.pretrained", fromlist=["x"]).weights_path(
-        "pretrained:DLF-5F"), compile=False).get_weights()
+    start = keras.models.load_model(pretrained.weights_path("pretrained:DLF-5F"), compile=False).get_weights()
     assert not all(np.array_equal(x, y) for x, y in zip(a, start))  # it trained
     card = json.loads((tmp_path / "a.json").read_text())
     assert card["reads_slow_scans"] is False and card["target"] == "self"
@@ -137,14 +137,14 @@ def test_stemdlf_train_refuses_what_is_not_a_raw_series(series, tmp_path, capsys
            "float": frames.astype(np.float32)}[case]
     path = tmp_path / "bad.tif"
     tifffile.imwrite(path, bad)
-    assert _train([str(path), "-o", str(tmp_path / "f.keras")], tmp_path) == 2
+    assert _train([str(path), "-o", str(tmp_path / "f.keras")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"stemdlf: error: {path}") and message in err
     assert not (tmp_path / "f.keras").exists()
 
 
 def test_stemdlf_train_writes_a_keras_file_and_never_over_its_input(series, tmp_path, capsys):
-    assert _train([str(series / "rapid.tif"), "-o", str(tmp_path / "f.h5")], tmp_path) == 2
+    assert _train([str(series / "rapid.tif"), "-o", str(tmp_path / "f.h5")]) == 2
     assert "ending in .keras" in capsys.readouterr().err
 
 
@@ -154,7 +154,7 @@ def test_stemdlf_train_reads_a_velox_series(series, tmp_path):
 
     frames = tifffile.imread(series / "rapid.tif")
     emd = write_velox(tmp_path / "series.emd", {"HAADF": frames, "BF": frames[::-1].copy()}, 2.08e-9, 1e-7)
-    assert _train([str(emd), "--detector", "HAADF", "-o", str(tmp_path / "f.keras")], tmp_path) == 0
+    assert _train([str(emd), "--detector", "HAADF", "-o", str(tmp_path / "f.keras")]) == 0
     card = json.loads((tmp_path / "f.json").read_text())
     assert card["trained_on"] == "series.emd" and card["pixel_size_nm"] == pytest.approx(2.08)
     assert card["frames"] == 16 and card["reads_slow_scans"] is False
