@@ -56,7 +56,7 @@ def project_requirements(extras: tuple[str, ...] | None = None) -> list[Requirem
 def project_pins() -> dict[str, str]:
     """The locked version of every distribution the workflow's jobs and process need."""
     lock = locked()
-    names = {r.name.lower().replace("_", "-") for r in project_requirements(("baselines", "workflow"))}
+    names = {r.name.lower().replace("_", "-") for r in project_requirements(("baselines", "workflow", "peers"))}
     return {name: lock[name] for name in names}
 
 

@@ -37,6 +37,11 @@ def test_care_holds_its_patch_pool_up_to_the_limit():
     assert plan.care_mb(long, max_patches=20000) == pytest.approx(3327, abs=1)
 
 
+def test_a_peer_holds_three_copies_of_its_stacks_beside_pytorch():
+    # 12 FOVs of 8 frames of 256x256 float32 (2.1 MB a stack) x 3 copies = 75 MB
+    assert plan.peer_mb(8, 256 * 256, 12) == 1500 + 75
+
+
 def test_variant_names_of_reference_methods_and_baselines_are_refused():
     from stemdlf.workflow.checks import check_variant_names
 
@@ -46,17 +51,24 @@ def test_variant_names_of_reference_methods_and_baselines_are_refused():
             check_variant_names(["DLF-Slow", name])
 
 
-def test_care_trains_on_a_corrected_variant_of_the_run_and_takes_only_its_pairs_and_budget():
-    from stemdlf.workflow.checks import CARE_BUDGET_KEYS, care_settings, care_variant
+@pytest.mark.parametrize("section", ["care", "peers"])
+def test_care_and_the_peers_train_like_a_corrected_variant_of_the_run(section):
+    from stemdlf.workflow.checks import like_variant
 
-    config = {"evaluate": {"care": {"like": "DLF-5F"}}, "training": {"corrected": True},
+    config = {"evaluate": {section: {"like": "DLF-5F"}}, "training": {"corrected": True},
               "variants": {"DLF-5F": {}, "DLF-raw": {"corrected": False}}}
-    assert care_variant(config, ["DLF-5F", "DLF-raw"]) == "DLF-5F"
-    with pytest.raises(ConfigError, match="'DLF-5F', which is not a variant; variants: DLF-raw"):
-        care_variant(config, ["DLF-raw"])
-    config["evaluate"]["care"]["like"] = "DLF-raw"
+    assert like_variant(config, ["DLF-5F", "DLF-raw"], section) == "DLF-5F"
+    with pytest.raises(ConfigError, match=f"evaluate.{section}.like is 'DLF-5F', which is not a variant; "
+                                          "variants: DLF-raw"):
+        like_variant(config, ["DLF-raw"], section)
+    config["evaluate"][section]["like"] = "DLF-raw"
     with pytest.raises(ConfigError, match="trains on uncorrected frames"):
-        care_variant(config, ["DLF-5F", "DLF-raw"])
+        like_variant(config, ["DLF-5F", "DLF-raw"], section)
+
+
+def test_care_takes_only_its_variants_pairs_and_budget():
+    from stemdlf.workflow.checks import CARE_BUDGET_KEYS, care_settings
+
     training = {k: 1 for k in CARE_BUDGET_KEYS} | {"lr": 0.1, "model": {"base_filters": 8}, "loss": "mae"}
     params = {"fovs": ["fov000"], "frames": None, "target": "slow", "validation_fraction": 0.2,
               "training": training, "dataset": "multi"}

@@ -7,6 +7,7 @@ wildcard_constraints:
     method="|".join(re.escape(m) for m in PLAN.methods + ["slow"]),
     baseline="|".join(re.escape(b) for b in PLAN.tuned_baselines) or "none",
     fig="fig[1-5]|crops|stats",
+    peer="|".join(re.escape(b) for b in PLAN.peers) or "none",
 
 
 rule noise_model:
@@ -110,6 +111,56 @@ rule denoise_care:
         frames=PLAN.eval_frames(),
     script:
         "../scripts/denoise_care.py"
+
+
+rule train_peer:
+    input:
+        unpack(lambda wc: PLAN.peer_inputs()),
+    output:
+        model=L.model("model.ckpt", "{peer}"),
+        summary=L.model("training.json", "{peer}"),
+    log:
+        "logs/train/{peer}.log",
+    benchmark:
+        "benchmarks/train/{peer}.tsv"
+    conda:
+        "../envs/peers.yaml"
+    # One thread, as the variant whose training time it gets trained (stemdlf.runtime.threads).
+    threads: 1
+    resources:
+        mem_mb=lambda wc: PLAN.peer_mb(),
+    params:
+        code=code("train_peer.py"),
+        settings=lambda wc: PLAN.peer_params(),
+        # CAREamics' scratch folder (its logs and checkpoints), outside the outputs.
+        work=L.checkpoints("{peer}"),
+    script:
+        "../scripts/train_peer.py"
+
+
+rule denoise_peer:
+    input:
+        model=rules.train_peer.output.model,
+        rapid=PLAN.method_files("rapid"),
+        noise=L.noise_model(),
+    output:
+        PLAN.method_files("{peer}"),
+    log:
+        "logs/baselines/{peer}.log",
+    benchmark:
+        "benchmarks/baselines/{peer}.tsv"
+    conda:
+        "../envs/peers.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: PLAN.peer_denoise_mb(),
+    params:
+        code=code("denoise_peer.py"),
+        fovs=SPLIT["test"],
+        frames=PLAN.eval_frames(),
+        tone_match=config["evaluate"]["tone_match"],
+    script:
+        "../scripts/denoise_peer.py"
 
 
 rule metrics_method:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from stemdlf.baselines import PEERS
 from stemdlf.baselines.classical import BASELINES as CLASSICAL_BASELINES
 from stemdlf.config.load import MULTI, SINGLE
 from stemdlf.config.settings import setting
@@ -192,8 +193,25 @@ class Roles:
     run has no such variant)."""
 
 
-#: The baselines the evaluation knows: the classical filters and CARE.
-BASELINE_NAMES = [*CLASSICAL_BASELINES, "CARE"]
+@dataclass(frozen=True)
+class Peers:
+    """CAREamics' N2V2 and N2N: the self-supervised filter's peers, trained on its frames for as long as it trained.
+
+    They are the baselines ``N2V2`` and ``N2N``, and need the ``[peers]`` extra (PyTorch).
+    """
+
+    like: str = setting("DLF-Self")
+    """The variant whose training FOVs (its corrected rapid frames) and training time the peers get."""
+    patch_size: int = setting(64, minimum=16, multipleOf=8)
+    """Side of the square training patches (px; CAREamics' default)."""
+    batch_size: int = setting(16, minimum=1)
+    """Patches per step (CAREamics' default)."""
+
+
+#: The baselines the evaluation knows: the classical filters, CARE, and CAREamics' N2V2 and N2N.
+BASELINE_NAMES = [*CLASSICAL_BASELINES, "CARE", *PEERS]
+#: The baselines evaluated by default: all but the CAREamics peers, which need the ``[peers]`` extra (PyTorch).
+DEFAULT_BASELINES = [*CLASSICAL_BASELINES, "CARE"]
 
 
 @dataclass(frozen=True)
@@ -202,9 +220,9 @@ class Evaluate:
 
     frames: Any = setting(4, **_FRAMES)
     """The first N frames of each test FOV that are evaluated (and filtered by the baselines), or all."""
-    baselines: list[str] = setting(factory=lambda: list(BASELINE_NAMES), uniqueItems=True,
+    baselines: list[str] = setting(factory=lambda: list(DEFAULT_BASELINES), uniqueItems=True,
                                    items={"enum": BASELINE_NAMES})
-    """The baselines evaluated beside the variants."""
+    """The baselines evaluated beside the variants (N2V2 and N2N need the [peers] extra)."""
     search_crop_px: int = setting(128, minimum=16)
     """Central crop of frame 0 on which each baseline's parameter is tuned (px)."""
     noise_fovs: int = setting(2, minimum=1)
@@ -219,6 +237,8 @@ class Evaluate:
     the method pretrained-<name>."""
     care: Care = setting(factory=Care)
     """The CARE baseline."""
+    peers: Peers = setting(factory=Peers)
+    """The CAREamics peers N2V2 and N2N."""
     roles: Roles = setting(factory=Roles)
     """The variants the claims and figures name."""
 

@@ -16,7 +16,7 @@ from stemdlf.workflow.methods import REFERENCE_METHODS, ZERO_SHOT_PREFIX
 
 __all__ = ["check_training_fits", "active_datasets", "run_variants", "used_datasets",
            "check_variant_names", "check_fov_count", "check_reference", "check_variant_frames", "check_init_from",
-           "care_variant",
+           "like_variant",
            "CARE_BUDGET_KEYS", "care_settings", "figures", "figure_panels"]
 
 
@@ -229,23 +229,28 @@ def check_init_from(config: dict[str, Any], variants: list[str]) -> dict[str, st
     return starts
 
 
-def care_variant(config: dict[str, Any], variants: list[str]) -> str:
-    """The variant whose training pairs and budget CARE gets (``evaluate.care.like``), checked.
+#: The trained baselines that take one variant's frames and budget (``evaluate.<section>.like``), as messages name them.
+LIKE_SECTIONS = {"care": "CARE", "peers": "the CAREamics peers"}
+
+
+def like_variant(config: dict[str, Any], variants: list[str], section: str) -> str:
+    """The variant whose frames and budget a trained baseline gets (``evaluate.care.like``, ``evaluate.peers.like``).
 
     Raises
     ------
     ConfigError
-        If it is not a variant of this run, or trains on uncorrected frames (CARE is
+        If it is not a variant of this run, or trains on uncorrected frames (the baselines are
         evaluated in slow-scan geometry).
     """
     from stemdlf.config.load import variant_settings
 
-    like = config["evaluate"]["care"]["like"]
+    key, who = f"evaluate.{section}.like", LIKE_SECTIONS[section]
+    like = config["evaluate"][section]["like"]
     if like not in variants:
-        raise ConfigError(f"evaluate.care.like is {like!r}, which is not a variant; variants: {', '.join(variants)}")
+        raise ConfigError(f"{key} is {like!r}, which is not a variant; variants: {', '.join(variants)}")
     if not variant_settings(config, like)["corrected"]:
-        raise ConfigError(f"evaluate.care.like is {like!r}, which trains on uncorrected frames; CARE is "
-                          "evaluated in slow-scan geometry, so name a variant with corrected: true")
+        raise ConfigError(f"{key} is {like!r}, which trains on uncorrected frames; {who} is evaluated in "
+                          "slow-scan geometry, so name a variant with corrected: true")
     return like
 
 
@@ -261,7 +266,7 @@ def care_settings(like: str, params: dict[str, Any], budget: str) -> dict[str, A
     Parameters
     ----------
     like : str
-        The variant (:func:`care_variant`).
+        The variant (:func:`like_variant`).
     params : dict
         That variant's training params (``fovs``, ``frames``, ``target``,
         ``validation_fraction``, ``training``).

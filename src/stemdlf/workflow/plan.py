@@ -23,7 +23,7 @@ from stemdlf.simulate import synthetic_fov_ids
 from stemdlf.workflow import checks, resources
 from stemdlf.workflow.ablation import check_ablation
 from stemdlf.workflow.layout import Layout
-from stemdlf.workflow.methods import ZERO_SHOT_PREFIX
+from stemdlf.workflow.methods import PEERS, ZERO_SHOT_PREFIX
 from stemdlf.workflow.split import explicit_split, split_fovs
 
 __all__ = ["Plan", "canonical", "ESTIMATOR_SCOPES"]
@@ -113,6 +113,8 @@ class Plan:
         checks.check_variant_names(plan.variants)
         if "CARE" in plan.baselines:
             plan.care_variant()
+        if plan.peers:
+            plan.peers_variant()
         plan.fixed_reference()
         return plan
 
@@ -382,8 +384,13 @@ class Plan:
 
     @property
     def tuned_baselines(self) -> list[str]:
-        """Baselines tuned per FOV (rule baseline_fov); CARE is trained instead."""
-        return [b for b in self.baselines if b != "CARE"]
+        """Baselines tuned per FOV (rule baseline_fov); CARE and the CAREamics peers are trained instead."""
+        return [b for b in self.baselines if b != "CARE" and b not in PEERS]
+
+    @property
+    def peers(self) -> list[str]:
+        """The CAREamics peers evaluated (N2V2, N2N: rules train_peer, denoise_peer)."""
+        return [b for b in self.baselines if b in PEERS]
 
     @property
     def zero_shot(self) -> list[str]:
@@ -410,7 +417,7 @@ class Plan:
 
     def care_variant(self) -> str:
         """The variant whose training pairs and budget CARE gets."""
-        return checks.care_variant(self.config, self.variants)
+        return checks.like_variant(self.config, self.variants, "care")
 
     def care_inputs(self) -> dict[str, Any]:
         """CARE's training pairs (its variant's), and the variant's training time when that is the budget."""
@@ -418,6 +425,23 @@ class Plan:
         if self.config["evaluate"]["care"]["budget"] == "seconds":
             inputs["like_summary"] = self.layout.model("training.json", self.care_variant())
         return inputs
+
+    def peers_variant(self) -> str:
+        """The variant whose training FOVs and time the CAREamics peers get (``evaluate.peers.like``)."""
+        return checks.like_variant(self.config, self.variants, "peers")
+
+    def peer_inputs(self) -> dict[str, Any]:
+        """The peers' training frames (their variant's corrected rapid frames, no slow scan) and its training time."""
+        like = self.peers_variant()
+        return {"rapid": [self.rapid_file(self.multi, fov, True) for fov in self.variant_fovs(like)],
+                "like_summary": self.layout.model("training.json", like)}
+
+    def peer_params(self) -> dict[str, Any]:
+        """What a peer's training uses: the CAREamics settings, its variant's FOVs and seed."""
+        like = self.peers_variant()
+        return canonical({**{k: v for k, v in self.config["evaluate"]["peers"].items() if k != "like"},
+                          "variant": like, "fovs": self.variant_fovs(like),
+                          "seed": self.variant(like)["training"]["seed"]})
 
     def care_params(self) -> dict[str, Any]:
         """What CARE takes from its variant (:func:`stemdlf.workflow.checks.care_settings`)."""
@@ -479,7 +503,8 @@ class Plan:
         """Evaluated methods that read no slow scan of this data (the self-supervised filter's competitors).
 
         The shipped filters applied as they are, DCFI, the variants trained on the DCFI or on their own
-        frames, and the classical baselines (whose one parameter is tuned on each test FOV's slow scan).
+        frames, the classical baselines (whose one parameter is tuned on each test FOV's slow scan) and the
+        CAREamics peers.
         """
         own = self.self_supervised()
         variants = [v for v in self.variants if self.variant(v)["target"] in ("dcfi", "self") and v != own]
@@ -549,6 +574,15 @@ class Plan:
         """CARE's training."""
         training = self.variant(self.care_variant())["training"]
         return resources.care_mb(training, self.config["evaluate"]["care"]["max_patches"])
+
+    def peer_mb(self) -> int:
+        """A CAREamics peer's training."""
+        frames, px = self.frame_size(self.multi)
+        return resources.peer_mb(frames, px, len(self.variant_fovs(self.peers_variant())))
+
+    def peer_denoise_mb(self) -> int:
+        """A CAREamics peer filtering a test FOV: PyTorch instead of the bare process, and four copies of its frames."""
+        return self.frames_mb(self.multi, copies=4) - resources.BASE_MB + resources.TORCH_MB
 
     # --- targets -----------------------------------------------------------------------------------
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BASE_MB", "FRAMEWORK_MB", "frames_mb", "image_mb", "stacks_mb", "training_mb", "care_mb"]
+__all__ = ["BASE_MB", "FRAMEWORK_MB", "frames_mb", "image_mb", "stacks_mb", "training_mb", "care_mb",
+           "TORCH_MB", "peer_mb"]
 
 #: The Python process with numpy, scipy, scikit-image and stemdlf loaded (MB).
 BASE_MB = 500
 #: The same with TensorFlow and Keras loaded (MB).
 FRAMEWORK_MB = 2000
+#: The same with PyTorch, Lightning and CAREamics loaded (MB).
+TORCH_MB = 1500
 
 
 def frames_mb(n_frames: int, pixels: int, chunk_frames: int, copies: int, bytes_per_px: int = 4) -> int:
@@ -61,3 +64,8 @@ def care_mb(training: dict[str, Any], max_patches: int) -> int:
     """
     n = min(training["epochs"] * training["steps_per_epoch"] * training["batch_size"], max_patches)
     return int(FRAMEWORK_MB + 2 * 2 * (n + training["validation_patches"]) * training["patch_size"] ** 2 * 4 / 1e6)
+
+
+def peer_mb(n_frames: int, pixels: int, n_fovs: int) -> int:
+    """A CAREamics peer's training: PyTorch, and three float32 copies of ``n_fovs`` stacks (input, copy, patches)."""
+    return int(TORCH_MB + n_fovs * 3 * n_frames * pixels * 4 / 1e6)
