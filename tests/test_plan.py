@@ -214,6 +214,30 @@ def test_dlf_self_reads_no_slow_scan_and_is_compared_with_what_reads_none():
     assert "DLF-Self" in p.figure_labels("crops")
 
 
+def test_the_self_supervised_preset_trains_the_careamics_peers_on_dlf_selfs_frames_and_no_slow_scan():
+    p = _plan(REPO / "config/self_supervised.yaml")
+    assert p.peers == ["N2V2", "N2N"] and p.peers_variant() == "DLF-Self"
+    assert "N2V2" not in p.tuned_baselines and {"N2V2", "N2N"} <= set(p.methods)
+    inputs = p.peer_inputs()
+    assert inputs["rapid"] == [f"results/corrected/multi/{f}/rapid.tif" for f in p.split["train"]]
+    assert inputs["like_summary"] == "results/models/DLF-Self/training.json"
+    assert not [x for x in inputs["rapid"] if "slow" in x.rsplit("/", 1)[-1] or "dcfi" in x]
+    assert p.peer_params()["seed"] == p.variant("DLF-Self")["training"]["seed"]
+    assert p.peer_params()["patch_size"] == 64 and "like" not in p.peer_params()
+    # the peers read no slow scan: DLF-Self's claims compare it with them
+    assert p.slow_free_methods()[-2:] == ["N2V2", "N2N"] and "N2N" not in p.slow_trained_methods()
+    assert p.method_files("N2N")[0] == f"results/baselines/N2N/{p.split['test'][0]}.tif"
+    # the default run has no peers: they need the [peers] extra
+    assert _plan().peers == []
+
+
+def test_the_peers_refuse_a_variant_that_is_not_in_the_run(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("evaluate: {baselines: [N2N], peers: {like: DLF-Nope}}\n")
+    with pytest.raises(ConfigError, match="evaluate.peers.like is 'DLF-Nope', which is not a variant"):
+        _plan(extra)
+
+
 def test_a_plan_without_the_single_fov_dataset_leaves_its_variants_and_fig4_out(tmp_path):
     extra = tmp_path / "extra.yaml"
     extra.write_text("datasets: {single: null}\n")

@@ -389,6 +389,34 @@ def test_evaluation_outputs_and_report(tiny_run):
     assert "How to read it" in html  # the landing page (workflow/report/workflow.rst)
 
 
+def test_the_careamics_peers_train_on_dlf_selfs_frames_for_its_time_and_are_scored_beside_it(tmp_path):
+    """Issue 33, item 3: the real N2V2 and N2N (CAREamics, PyTorch) as methods of the evaluation."""
+    import pandas as pd
+
+    workdir = copy_workflow(tmp_path)
+    # frames of 96 px hold two 32-px patches after correction, as CAREamics' validation split needs
+    (workdir / "peers.yaml").write_text(
+        "datasets: {single: null, multi: {simulate: {height: 96, width: 96}}}\n"
+        "run_variants: [DLF-Self, DLF-5F]\n"
+        "evaluate: {baselines: [Gaussian, N2V2, N2N], peers: {patch_size: 32}}\n")
+    snakemake(workdir, "--configfile", "tiny.yaml", "peers.yaml")
+    R = workdir / "results"
+    summary = pd.read_csv(R / "tables/summary.csv").set_index(["method", "metric"])["mean"]
+    own = json.loads((R / "models/DLF-Self/training.json").read_text())
+    split = yaml.safe_load((R / "split.yaml").read_text())
+    for peer in ("N2V2", "N2N"):
+        assert np.isfinite(summary[peer, "psnr_truth"]) and np.isfinite(summary[peer, "ssim_truth"])
+        trained = json.loads((R / f"models/{peer}/training.json").read_text())
+        assert trained["like"] == "DLF-Self" and trained["fovs"] == split["train"] and trained["steps"] > 0
+        # DLF-Self's training time, to the end of the step the timer stops at
+        assert 0.8 * own["seconds_training"] < trained["seconds_training"] < own["seconds_training"] + 15
+        with tifffile.TiffFile(R / f"baselines/{peer}/{split['test'][0]}.tif") as tif:
+            assert tif.series[0].shape[0] == 4 and tif.imagej_metadata["tone_matched"] == 1
+    claims = (R / "claims.md").read_text()
+    assert "| DLF-Self (no slow scan) beats N2V2 on psnr_truth | **" in claims
+    assert "| DLF-Self (no slow scan) beats N2N on ssim_truth | **" in claims
+
+
 def test_a_killed_training_resumes_when_the_workflow_is_rerun(tiny_run):
     from stemdlf.nn.patches import training_pairs
     from stemdlf.nn.train import TrainingSettings, train_model

@@ -85,6 +85,10 @@ def train_peer(name: str, stacks: Sequence[np.ndarray], options: PeerTraining, w
 
     if name not in PEERS:
         raise ValueError(f"unknown peer {name!r}; the peers are {', '.join(PEERS)}")
+    small = min(min(s.shape[1:]) for s in stacks)
+    if small < 2 * options.patch_size:  # CAREamics' validation split fails on frames of one patch
+        raise ValueError(f"{name} takes frames of at least twice its patch size ({options.patch_size} px): "
+                         f"these have {small} px; lower the patch size")
     torch.set_num_threads(options.threads)
     seed_everything(options.seed, verbose=False)
     frames = _scaled(stacks)
