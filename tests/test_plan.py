@@ -38,8 +38,9 @@ def test_care_holds_its_patch_pool_up_to_the_limit():
 
 
 def test_a_peer_holds_three_copies_of_its_stacks_beside_pytorch():
-    # 12 FOVs of 8 frames of 256x256 float32 (2.1 MB a stack) x 3 copies = 75 MB
-    assert plan.peer_mb(8, 256 * 256, 12) == 1500 + 75
+    # 12 FOVs of 8 frames of 256x256 float32 (2.1 MB a stack) x 3 copies = 75 MB, beside PyTorch
+    # (1,700 MB) and Lightning's training (1,300 MB): above the 2.9 GB peak measured on that data
+    assert plan.peer_mb(8, 256 * 256, 12) == 1700 + 1300 + 75
 
 
 def test_variant_names_of_reference_methods_and_baselines_are_refused():

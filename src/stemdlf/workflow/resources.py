@@ -9,14 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["BASE_MB", "FRAMEWORK_MB", "frames_mb", "image_mb", "stacks_mb", "training_mb", "care_mb",
-           "TORCH_MB", "peer_mb"]
+           "TORCH_MB", "PEER_TRAINING_MB", "peer_mb"]
 
 #: The Python process with numpy, scipy, scikit-image and stemdlf loaded (MB).
 BASE_MB = 500
 #: The same with TensorFlow and Keras loaded (MB).
 FRAMEWORK_MB = 2000
-#: The same with PyTorch, Lightning and CAREamics loaded (MB).
-TORCH_MB = 1500
+#: The same with PyTorch, Lightning and CAREamics loaded, predicting (MB; 1.65 GB peak RSS measured).
+TORCH_MB = 1700
+#: What a Lightning training run adds to that: optimiser state, data loader, checkpointing (MB; N2V2 and
+#: N2N peaked at 2.8 and 2.9 GB on the default data).
+PEER_TRAINING_MB = 1300
 
 
 def frames_mb(n_frames: int, pixels: int, chunk_frames: int, copies: int, bytes_per_px: int = 4) -> int:
@@ -67,5 +70,8 @@ def care_mb(training: dict[str, Any], max_patches: int) -> int:
 
 
 def peer_mb(n_frames: int, pixels: int, n_fovs: int) -> int:
-    """A CAREamics peer's training: PyTorch, and three float32 copies of ``n_fovs`` stacks (input, copy, patches)."""
-    return int(TORCH_MB + n_fovs * 3 * n_frames * pixels * 4 / 1e6)
+    """A CAREamics peer's training: PyTorch, Lightning's training, and three float32 copies of ``n_fovs`` stacks.
+
+    The copies: the input, CAREamics' copy of it, and its patches.
+    """
+    return int(TORCH_MB + PEER_TRAINING_MB + n_fovs * 3 * n_frames * pixels * 4 / 1e6)
