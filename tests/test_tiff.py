@@ -4,7 +4,7 @@ import tifffile
 
 from stemdlf.errors import DataError
 from stemdlf.io.atomic import atomic_path
-from stemdlf.io.tiff import iter_frames, pixel_size_nm, read_tiff, tiff_info, write_tiff
+from stemdlf.io.tiff import iter_frames, open_stack, pixel_size_nm, read_tiff, tiff_info, write_tiff
 
 
 def test_write_records_pixel_size_for_imagej(tmp_path):
@@ -127,3 +127,20 @@ def test_pixel_size_honours_the_files_length_unit_and_never_makes_one_up(tmp_pat
     tifffile.imwrite(path, np.zeros((4, 4), np.uint16), **write)
     got = pixel_size_nm(path)
     assert got == (None if expected_nm is None else pytest.approx(expected_nm, rel=1e-6))
+
+
+def test_open_stack_maps_contiguous_stacks_reads_compressed_ones_and_makes_an_image_one_frame(tmp_path):
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 65535, (3, 16, 24), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "plain.tif", stack)
+    tifffile.imwrite(tmp_path / "packed.tif", stack, compression="zlib")
+    tifffile.imwrite(tmp_path / "image.tif", stack[0])
+    mapped, packed, image = (open_stack(tmp_path / f) for f in ("plain.tif", "packed.tif", "image.tif"))
+    assert isinstance(mapped, np.memmap) and not mapped.flags.writeable  # inputs are never written
+    assert not isinstance(packed, np.memmap)
+    np.testing.assert_array_equal(mapped, stack)
+    np.testing.assert_array_equal(packed, stack)
+    assert image.shape == (1, 16, 24)
+    np.testing.assert_array_equal(image[0], stack[0])
+    with pytest.raises(DataError, match="missing.tif"):
+        open_stack(tmp_path / "missing.tif")

@@ -20,6 +20,7 @@ from stemdlf.io.atomic import atomic_path
 __all__ = [
     "tiff_info",
     "read_tiff",
+    "open_stack",
     "read_frames",
     "iter_frames",
     "write_tiff",
@@ -95,6 +96,25 @@ def read_tiff(path: str | Path) -> np.ndarray:
         return tifffile.imread(path, series=0)
     except Exception as exc:
         raise DataError(path, f"cannot read pixel data ({type(exc).__name__}: {exc})") from exc
+
+
+def open_stack(path: str | Path) -> np.ndarray:
+    """A TIFF stack as ``(frames, H, W)``, memory-mapped where its pixels are contiguous, else read once.
+
+    A single image is returned as a stack of one frame. A memory-mapped stack is read-only and
+    costs no memory until its frames are used (training draws patches from it).
+
+    Raises
+    ------
+    DataError
+        If the file is missing, empty or corrupt (:func:`tiff_info`, :func:`read_tiff`).
+    """
+    tiff_info(path)
+    try:
+        stack = tifffile.memmap(path, mode="r")
+    except ValueError:  # compressed or tiled: no contiguous pixels to map
+        stack = read_tiff(path)
+    return stack[np.newaxis] if stack.ndim == 2 else stack
 
 
 def iter_frames(path: str | Path, chunk: int = 64) -> Iterator[np.ndarray]:

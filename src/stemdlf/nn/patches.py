@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
 from stemdlf.errors import DataError
-from stemdlf.io.tiff import read_tiff, tiff_info
+from stemdlf.io.tiff import open_stack, read_tiff, tiff_info
 from stemdlf.preprocess.normalise import FULL_SCALE, INPUT_SCALINGS, MinMax, mean_frame_scaling, scale_frames
 
 __all__ = ["AUGMENTATIONS", "TrainingPair", "frame_window", "other_frames", "open_pair", "sample_patches",
@@ -64,15 +63,6 @@ class TrainingPair:
         return self.rapid.shape[0]
 
 
-def _open_stack(path: Path) -> np.ndarray:
-    """Memory-map a contiguous TIFF stack, or read it once when it is compressed/tiled."""
-    try:
-        stack = tifffile.memmap(path, mode="r")
-    except ValueError:
-        stack = read_tiff(path)
-    return stack[np.newaxis] if stack.ndim == 2 else stack
-
-
 def open_pair(rapid: str | Path, target: str | Path, frames: int | None = None,
               rows: tuple[int, int] | None = None, name: str | None = None) -> TrainingPair:
     """Open one FOV's training pair from TIFF files.
@@ -100,7 +90,7 @@ def open_pair(rapid: str | Path, target: str | Path, frames: int | None = None,
     if tuple(r_shape[-2:]) != tuple(t_shape):
         raise DataError(rapid, f"frames are {r_shape[-2]}x{r_shape[-1]} but the target {target} is "
                         f"{t_shape[0]}x{t_shape[1]}")
-    stack = _open_stack(rapid)
+    stack = open_stack(rapid)
     if frames is not None:
         if frames > stack.shape[0]:
             raise DataError(rapid, f"{frames} frames requested but the stack has {stack.shape[0]}")

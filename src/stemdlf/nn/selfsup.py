@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from stemdlf.errors import DataError
-from stemdlf.nn.patches import TrainingPair, _open_stack, split_validation_fovs, split_validation_rows
+from stemdlf.io.tiff import open_stack
+from stemdlf.nn.patches import TrainingPair, split_validation_fovs, split_validation_rows
 from stemdlf.preprocess.normalise import INPUT_SCALINGS, mean_frame_scaling
 from stemdlf.preprocess.response import DetectorResponse, undo_response
 
@@ -166,7 +167,7 @@ def self_supervised_pairs(rapid: list[str | Path], fovs: list[str], response: De
         raise ValueError(f"need one rapid file (and reference) per FOV, got {len(rapid)} for {len(fovs)} FOVs")
     pairs, calibrations = {}, []
     for k, (fov, path) in enumerate(zip(fovs, rapid)):
-        stack = _open_stack(Path(path))
+        stack = open_stack(Path(path))
         if frames is not None:
             stack = stack[:frames]
         if len(stack) < 2:
