@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from stemdlf.preprocess.dcfi import DriftOptions, _window
-from stemdlf.preprocess.filters import _gaussian_transfer
+from stemdlf.preprocess.filters import bandpass_transfer
 from stemdlf.preprocess.normalise import FULL_SCALE, MinMax
 from stemdlf.preprocess.resample import spline_matrix
 
@@ -97,17 +97,11 @@ class DeviceRegistration:
 
         self.shape, self.options = (int(shape[0]), int(shape[1])), options
         h, w = self.shape
-        o = options
-        sigmas = [s for s in (o.smoothing_px, o.highpass_px) if s > 0]
-        self.pad = max(int(4.0 * s + 0.5) for s in sigmas) if sigmas else 0
-        ph, pw = h + 2 * self.pad, w + 2 * self.pad
-        if sigmas:
-            # the band-pass of stemdlf.preprocess.filters.bandpass, on the full spectrum
-            full = np.ones((ph, pw)) if o.smoothing_px <= 0 else np.outer(
-                _gaussian_transfer(o.smoothing_px, ph), _gaussian_transfer(o.smoothing_px, pw))
-            if o.highpass_px > 0:
-                full = full - np.outer(_gaussian_transfer(o.highpass_px, ph), _gaussian_transfer(o.highpass_px, pw))
-            self.transfer = ops.convert_to_tensor(np.real(full).astype(np.float32))
+        if options.smoothing_px > 0 or options.highpass_px > 0:
+            # the host's band-pass transfer function (rfft2 layout), completed to the full spectrum
+            half = bandpass_transfer(options.smoothing_px, options.highpass_px, h, w, "float32").real
+            full = np.concatenate([half, half[:, 1:(w + 1) // 2][:, ::-1]], axis=1)
+            self.transfer = ops.convert_to_tensor(full.astype(np.float32))
         else:
             self.transfer = None
         self.window = ops.convert_to_tensor(np.broadcast_to(np.float32(_window(self.shape, options)), self.shape))
@@ -115,18 +109,15 @@ class DeviceRegistration:
         self.fx = np.fft.fftfreq(w)
 
     def spectra(self, frames: np.ndarray):
-        """The band-passed, windowed frames' spectra, ``(real, imaginary)`` tensors of ``(n, H, W)``."""
+        """The windowed, band-passed frames' spectra, ``(real, imaginary)`` tensors of ``(n, H, W)``."""
         from keras import ops
 
         x = ops.convert_to_tensor(np.asarray(frames, np.float32))
-        if self.transfer is not None:
-            p = self.pad
-            padded = ops.pad(x, [[0, 0], [p, p], [p, p]], mode="symmetric")
-            re, im = ops.fft2((padded, ops.zeros_like(padded)))
-            filtered, _ = ops.ifft2((re * self.transfer, im * self.transfer))
-            x = filtered[:, p:p + self.shape[0], p:p + self.shape[1]]
         x = (x - ops.mean(x, axis=(1, 2), keepdims=True)) * self.window
-        return ops.fft2((x, ops.zeros_like(x)))
+        re, im = ops.fft2((x, ops.zeros_like(x)))
+        if self.transfer is None:
+            return re, im
+        return re * self.transfer, im * self.transfer
 
     def _phase(self, shifts: np.ndarray):
         """The phase ramps that move spectra by ``shifts`` (n, 2), as (real, imaginary) ``(n, H, W)``."""

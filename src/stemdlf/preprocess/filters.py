@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-__all__ = ["bandpass", "parabolic_offset"]
+__all__ = ["bandpass", "bandpass_transfer", "parabolic_offset"]
 
 
 def _gaussian_transfer(sigma: float, n: int) -> np.ndarray:
@@ -56,14 +56,18 @@ def bandpass(image: np.ndarray, smoothing_px: float = 1.0, highpass_px: float = 
     pad = max(int(4.0 * s + 0.5) for s in (smoothing_px, highpass_px) if s > 0)
     padded = np.pad(image, pad, mode="symmetric")  # ndimage's "reflect"
     h, w = padded.shape
-    transfer = _bandpass_transfer(smoothing_px, highpass_px, h, w, np.dtype(dtype).name)
+    transfer = bandpass_transfer(smoothing_px, highpass_px, h, w, np.dtype(dtype).name)
     out = scipy.fft.irfft2(scipy.fft.rfft2(padded) * transfer, s=(h, w))
     return out[pad:pad + image.shape[0], pad:pad + image.shape[1]]
 
 
 @lru_cache(maxsize=16)
-def _bandpass_transfer(smoothing_px: float, highpass_px: float, h: int, w: int, dtype: str = "float64") -> np.ndarray:
-    """The band-pass in Fourier space (``rfft2`` layout) of an ``(h, w)`` image; computed once per shape."""
+def bandpass_transfer(smoothing_px: float, highpass_px: float, h: int, w: int, dtype: str = "float64") -> np.ndarray:
+    """The band-pass of :func:`bandpass` in Fourier space, in the ``rfft2`` layout of an ``(h, w)`` image.
+
+    Real values held as complex (complex64 for ``dtype`` float32), read-only, computed once per
+    shape. Multiplying an image's ``rfft2`` by it is the band-pass with periodic edges.
+    """
     transfer = np.ones((h, w // 2 + 1)) if smoothing_px <= 0 else np.outer(
         _gaussian_transfer(smoothing_px, h), _gaussian_transfer(smoothing_px, w)[: w // 2 + 1])
     if highpass_px > 0:
