@@ -10,7 +10,7 @@ before its block of ``block`` frames.
   windowed and transformed once (``rfft2``), and band-passed there: a product with the band-pass's
   transfer function. DCFI band-passes first, in two more transforms of the frame padded at its
   edges; the window tapers the edges to zero, so the order changes the shifts by less than 0.01 px
-  RMS on the default data (tested), in a quarter of the time. Its correlation with
+  RMS on the default data (tested), and the spectrum takes a quarter of the time. Its correlation with
   the template gives the shift: the integer peak, then the peak refined to ``1 / upsample_factor``
   px by a matrix-product DFT of the half spectrum, as :func:`stemdlf.preprocess.dcfi.correlation_shift`
   does on the full one. Its spectrum, moved by that shift's phase ramp, joins the template.
