@@ -74,3 +74,14 @@ def test_parabolic_offset_finds_the_vertex_of_a_parabola():
     assert parabolic_offset(1.0, 0.0, 1.0) == 0.0  # a minimum: no offset
     np.testing.assert_allclose(parabolic_offset(np.array([left, 1.0]), np.array([centre, 0.0]),
                                                 np.array([right, 1.0])), [vertex, 0.0])
+
+
+@pytest.mark.parametrize("shifts", [None, np.array([[0.3, -1.7]])])
+def test_a_frame_shared_by_threads_is_resampled_as_by_one(shifts):
+    rng = np.random.default_rng(3)
+    frame = rng.uniform(0, 65535, (1, 37, 53)).astype(np.float32)
+    rows, cols = np.linspace(0.5, 35.2, 31), np.linspace(1.0, 50.5, 47)
+    one = resample_separable(frame, rows, cols, shifts)
+    for workers in (2, 3, 64):  # more workers than rows: each gets a row or none
+        shared = resample_separable(frame, rows, cols, shifts, workers=workers)
+        np.testing.assert_allclose(shared, one, rtol=0, atol=1e-6 * 65535)

@@ -294,8 +294,10 @@ def _denoise_follow(args: argparse.Namespace) -> int:
         origin = warm_shifts[0].copy()  # the first frame is the reference
         warm_shifts = warm_shifts - origin
     from stemdlf.preprocess.distortion import Distortion
+    from stemdlf.runtime.threads import available_cores
 
     distortion = Distortion.from_folder(args.distortion, frames.shape[1:]) if args.distortion else None
+    cores = available_cores()
 
     def prepare(frame, index):
         for step in steps:
@@ -303,9 +305,12 @@ def _denoise_follow(args: argparse.Namespace) -> int:
         shift = None
         if denoiser.input_frames > 1:
             shift = (warm_shifts[index] if index < len(warm_shifts) else registration.register(frame) - origin)[None]
+        # one frame at a time: its resampling's matrix products shared by every core, which the
+        # network leaves idle between its calls
         if distortion is not None:
-            return distortion.apply(np.asarray(frame, np.float32)[np.newaxis], shift)[0]
-        return frame if shift is None else shift_frames(np.asarray(frame, np.float32)[np.newaxis], shift)[0]
+            return distortion.apply(np.asarray(frame, np.float32)[np.newaxis], shift, workers=cores)[0]
+        return frame if shift is None else shift_frames(np.asarray(frame, np.float32)[np.newaxis], shift,
+                                                        workers=cores)[0]
 
     out.mkdir(parents=True, exist_ok=True)
     latencies, start, count = [], None, 0

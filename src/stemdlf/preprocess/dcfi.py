@@ -226,7 +226,7 @@ def estimate_drift(frames: np.ndarray, options: DriftOptions = DriftOptions()) -
     return dcfi_chunked(lambda: iter([frames]), options, integrate=False)[1]
 
 
-def shift_frames(frames: np.ndarray, shifts: np.ndarray, order: int = 3) -> np.ndarray:
+def shift_frames(frames: np.ndarray, shifts: np.ndarray, order: int = 3, workers: int = 1) -> np.ndarray:
     """Shift each frame by its (dy, dx) with spline interpolation (edges: nearest).
 
     Equal to :func:`scipy.ndimage.shift` per frame (``mode="nearest"``), computed as two
@@ -240,6 +240,9 @@ def shift_frames(frames: np.ndarray, shifts: np.ndarray, order: int = 3) -> np.n
         (frames, 2) shifts in px.
     order : int
         Spline order, 3 or 1.
+    workers : int
+        Threads that share each frame's matrix products (for a frame at a time; see
+        :func:`~stemdlf.preprocess.resample.resample_separable`).
 
     Returns
     -------
@@ -254,7 +257,7 @@ def shift_frames(frames: np.ndarray, shifts: np.ndarray, order: int = 3) -> np.n
     still = np.setdiff1d(np.arange(n), moved)
     out[still] = frames[still]
     if len(moved):
-        out[moved] = resample_separable(frames[moved], np.arange(h), np.arange(w), shifts[moved], order)
+        out[moved] = resample_separable(frames[moved], np.arange(h), np.arange(w), shifts[moved], order, workers)
     return out
 
 

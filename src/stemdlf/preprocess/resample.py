@@ -17,6 +17,8 @@ order=3, mode="nearest")`` to float rounding (tested).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import lru_cache
 
 import numpy as np
@@ -88,8 +90,30 @@ def spline_matrix(positions: np.ndarray, n: int, order: int = 3) -> np.ndarray:
     return out
 
 
+def _product(frame: np.ndarray, a_rows: np.ndarray, a_cols_t: np.ndarray, out: np.ndarray,
+             pool: ThreadPoolExecutor | None, workers: int) -> None:
+    """``out = a_rows @ frame @ a_cols_t``, in ``workers`` row blocks on the pool's threads when there is one.
+
+    Each product splits by the rows of its left factor: every output value is the same dot
+    product as in one call, so the result equals it to float32 rounding (BLAS may block a
+    product's rows differently).
+    """
+    frame = frame.astype(np.float32, copy=False)
+    if pool is None:
+        np.matmul(a_rows, np.matmul(frame, a_cols_t), out=out)
+        return
+
+    def blocks(n: int) -> list[slice]:
+        edges = np.linspace(0, n, workers + 1).round().astype(int)
+        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+    inner = np.empty((frame.shape[0], a_cols_t.shape[1]), np.float32)
+    list(pool.map(lambda s: np.matmul(frame[s], a_cols_t, out=inner[s]), blocks(frame.shape[0])))
+    list(pool.map(lambda s: np.matmul(a_rows[s], inner, out=out[s]), blocks(a_rows.shape[0])))
+
+
 def resample_separable(frames: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                       shifts: np.ndarray | None = None, order: int = 3) -> np.ndarray:
+                       shifts: np.ndarray | None = None, order: int = 3, workers: int = 1) -> np.ndarray:
     """Sample each frame at rows ``rows - dy`` and columns ``cols - dx`` (a tensor grid).
 
     Parameters
@@ -102,6 +126,10 @@ def resample_separable(frames: np.ndarray, rows: np.ndarray, cols: np.ndarray,
         (n, 2) per-frame (dy, dx) subtracted from the positions (a frame shifted by (dy, dx)).
     order : int
         Spline order, 3 or 1 (``mode="nearest"`` at the edges, as :mod:`scipy.ndimage`).
+    workers : int
+        Threads that share each frame's matrix products, by rows: for a frame at a time (live
+        filtering), where there are fewer frames than cores to spread them over. The values are
+        the same to float32 rounding.
 
     Returns
     -------
@@ -112,16 +140,14 @@ def resample_separable(frames: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     n, h, w = frames.shape
     rows, cols = np.asarray(rows, np.float64), np.asarray(cols, np.float64)
     out = np.empty((n, len(rows), len(cols)), np.float32)
-    if shifts is None or not np.any(shifts):
-        a_rows = spline_matrix(rows, h, order)
-        a_cols_t = np.ascontiguousarray(spline_matrix(cols, w, order).T)
+    moved = shifts is not None and np.any(shifts)
+    shifts = np.asarray(shifts, np.float64) if moved else np.zeros((n, 2))
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        a_rows = a_cols_t = None
         for k in range(n):
-            np.matmul(a_rows, np.matmul(frames[k].astype(np.float32, copy=False), a_cols_t), out=out[k])
-        return out
-    shifts = np.asarray(shifts, np.float64)
-    for k in range(n):
-        dy, dx = shifts[k]
-        a_rows = spline_matrix(rows - dy, h, order)
-        a_cols_t = np.ascontiguousarray(spline_matrix(cols - dx, w, order).T)
-        np.matmul(a_rows, np.matmul(frames[k].astype(np.float32, copy=False), a_cols_t), out=out[k])
+            if moved or a_rows is None:
+                dy, dx = shifts[k]
+                a_rows = spline_matrix(rows - dy, h, order)
+                a_cols_t = np.ascontiguousarray(spline_matrix(cols - dx, w, order).T)
+            _product(frames[k], a_rows, a_cols_t, out[k], pool, workers)
     return out

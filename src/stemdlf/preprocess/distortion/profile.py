@@ -103,7 +103,7 @@ class Distortion:
         return Distortion(self.rapid_x, self.row_offset, self.rapid_shape, dict(self.info), [int(v) for v in crop])
 
     def apply(self, frames: np.ndarray, shifts: np.ndarray | None = None, order: int = 3,
-              offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+              offset: tuple[float, float] = (0.0, 0.0), workers: int = 1) -> np.ndarray:
         """Resample rapid frames (or a DCFI) into slow-scan geometry, cropped to ``slow_roi``.
 
         Parameters
@@ -119,6 +119,9 @@ class Distortion:
             This FOV's (dy, dx) in slow-scan px: slow pixel (r, c) takes the corrected image
             at (r + dy, c + dx). It places the FOV's slow scan, which the stage may have
             moved after the rapid series; the profile's shape is shared by all FOVs.
+        workers : int
+            Threads that share each frame's matrix products (for a frame at a time, as live
+            filtering prepares them; see :func:`~stemdlf.preprocess.resample.resample_separable`).
 
         Returns
         -------
@@ -134,7 +137,7 @@ class Distortion:
         # sampling on a tensor grid is separable: two matrix products per frame (equal to
         # ndimage.map_coordinates(..., order, mode="nearest"), see stemdlf.preprocess.resample)
         off_profile = ~np.isfinite(cols[0])  # columns an offset moved off the profile: NaN
-        out = resample_separable(stack, rows[:, 0], np.where(off_profile, 0.0, cols[0]), shifts, order)
+        out = resample_separable(stack, rows[:, 0], np.where(off_profile, 0.0, cols[0]), shifts, order, workers)
         out[:, :, off_profile] = np.nan
         return out[0] if single else out
 
