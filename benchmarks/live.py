@@ -20,10 +20,15 @@ Each in float32 (the default) and on the fast path (``--precision bfloat16``):
   DCFI's two passes for comparison, and the window's alignment.
 - **file**: ``stemdlf denoise --normalise --distortion`` on the stack (a child process, start-up
   included): frames/s, and frames/s once started (the frames of a second, twice as long stack
-  over its extra time), peak RSS; medians of ``--command-repeats`` runs of each, taken in turn.
+  over its extra time), peak RSS.
 - **follow**: ``stemdlf denoise --follow --normalise --distortion`` on a folder holding the
   stack's frames as single-frame TIFFs: frames/s once the stream runs, and each frame's latency
   (median, 99th percentile) as the command reports it.
+
+Each of ``--command-repeats`` rounds times the model alone (batch 8), the file command on the short
+and the long stack, the model alone (batch 1) and the follow command, in turn; each ratio to the
+model alone is taken within its round, and the table gives the medians over the rounds (a shared
+machine's speed drifts within minutes: the model alone moved 35-46 frames/s between two runs).
 
 Every rate is also given as a ratio to the acquisition rate (a 512x512 frame at 100 ns/pixel: 26.2
 ms) and to the model-alone rate at the batch that mode uses. Times are medians of ``--repeats``
@@ -105,15 +110,21 @@ def stages(stack: Path, work: Path, input_frames: int, repeats: int) -> dict[str
     return out
 
 
-def follow_run(model: Path, stack: Path, work: Path, precision: str) -> tuple[float, list[float], float]:
-    """frames/s once streaming, per-frame latencies (s) and peak RSS of ``stemdlf denoise --follow``."""
+def follow_run(model: Path, stack: Path, work: Path, precision: str, name: str = "live_out"
+               ) -> tuple[float, list[float], float]:
+    """frames/s once streaming, per-frame latencies (s) and peak RSS of ``stemdlf denoise --follow``.
+
+    The stack's frames are written once into ``work/acq``, one TIFF each; the results go to
+    ``work/<precision>-<name>``.
+    """
     import tifffile
 
     acq = work / "acq"
-    acq.mkdir(exist_ok=True)
-    for k, frame in enumerate(tifffile.imread(stack)):
-        tifffile.imwrite(acq / f"frame{k:05d}.tif", frame)
-    out = work / "live_out"
+    if not acq.is_dir():
+        acq.mkdir()
+        for k, frame in enumerate(tifffile.imread(stack)):
+            tifffile.imwrite(acq / f"frame{k:05d}.tif", frame)
+    out = work / f"{precision}-{name}"
     cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(model), str(acq), "-o", str(out), "--follow",
            "--normalise", "--distortion", str(work), "--idle-timeout", "0.5", "--precision", precision]
     _, rss, err = child(cmd)
@@ -158,37 +169,49 @@ def measure(frames: int, repeats: int, names: list[str], prepare: str = "host",
                 def prow(mode: str, what: str, value: float, unit: str, p: str = precision) -> None:
                     row(mode if p == "float32" else f"{mode}, {p}", what, value, unit)
 
-                alone = {}
-                for batch in (1, 8):
-                    denoiser = Denoiser(model, batch_size=batch, precision=precision)
-                    seconds = median_time(lambda d=denoiser: d(prepared), max(2, repeats // 2)) / len(prepared)
-                    alone[batch] = 1 / seconds
-                    prow("model alone", f"batch {batch}", alone[batch], "frames/s")
+                denoisers = {batch: Denoiser(model, batch_size=batch, precision=precision) for batch in (1, 8)}
+
+                def alone_rate(batch: int) -> float:
+                    return len(prepared) / median_time(lambda: denoisers[batch](prepared), max(2, repeats // 2))
+
                 cmd = [sys.executable, "-m", "stemdlf.cli", "denoise", str(path), "IN", "-o", str(work / "out.tif"),
                        "--normalise", "--distortion", str(work), "--quiet", "--precision", precision,
                        "--prepare", prepare]
-                # medians of runs taken in turn, short and long stack (the machine's speed drifts)
+
                 def on(stack: str) -> list[str]:
                     return [a if a != "IN" else str(work / stack) for a in cmd]
 
-                runs = [(child(on("rapid.tif")), child(on("long.tif"))) for _ in range(command_repeats)]
-                wall = statistics.median(short[0] for short, _ in runs)
-                wall2 = statistics.median(long[0] for _, long in runs)
-                rss = max(short[1] for short, _ in runs)
-                started = frames / (wall2 - wall) if wall2 > wall else float("nan")  # nan: too short to tell
-                prow("file", f"{frames} frames, start-up included", frames / wall, "frames/s")
-                prow("file", "once started", started, "frames/s")
-                prow("file", "once started / model alone (batch 8)", started / alone[8], "ratio")
-                prow("file", "once started / acquisition", started * ACQUISITION_MS / 1e3, "ratio")
-                prow("file", "peak RSS", rss, "MB")
-                rate, latencies, rss = follow_run(path, work / "rapid.tif", work, precision)
-                prow("follow", "streaming", rate, "frames/s")
-                prow("follow", "streaming / model alone (batch 1)", rate / alone[1], "ratio")
-                prow("follow", "streaming / acquisition", rate * ACQUISITION_MS / 1e3, "ratio")
+                # each command run beside a timing of the model alone: a shared machine's speed drifts
+                # within minutes, so each ratio is taken pair by pair and the medians are reported
+                runs = []
+                for r in range(command_repeats):
+                    alone8, short, long, alone1 = alone_rate(8), child(on("rapid.tif")), child(on("long.tif")), \
+                        alone_rate(1)
+                    rate, latencies, follow_rss = follow_run(path, work / "rapid.tif", work, precision, f"out{r}")
+                    started = frames / (long[0] - short[0]) if long[0] > short[0] else float("nan")
+                    runs.append(dict(alone1=alone1, alone8=alone8, wall=short[0], started=started, rss=short[1],
+                                     rate=rate, latencies=latencies, follow_rss=follow_rss))
+
+                def med(key: str, per=lambda run, key: run[key]) -> float:
+                    return statistics.median(per(run, key) for run in runs)
+
+                for batch in (1, 8):
+                    prow("model alone", f"batch {batch}", med(f"alone{batch}"), "frames/s")
+                prow("file", f"{frames} frames, start-up included", frames / med("wall"), "frames/s")
+                prow("file", "once started", med("started"), "frames/s")
+                prow("file", "once started / model alone (batch 8)", med("started", lambda r, k: r[k] / r["alone8"]),
+                     "ratio")
+                prow("file", "once started / acquisition", med("started") * ACQUISITION_MS / 1e3, "ratio")
+                prow("file", "peak RSS", max(run["rss"] for run in runs), "MB")
+                prow("follow", "streaming", med("rate"), "frames/s")
+                prow("follow", "streaming / model alone (batch 1)", med("rate", lambda r, k: r[k] / r["alone1"]),
+                     "ratio")
+                prow("follow", "streaming / acquisition", med("rate") * ACQUISITION_MS / 1e3, "ratio")
+                latencies = [t for run in runs for t in run["latencies"]]
                 if latencies:
                     prow("follow", "latency, median", 1e3 * statistics.median(latencies), "ms")
                     prow("follow", "latency, 99th percentile", 1e3 * float(np.percentile(latencies, 99)), "ms")
-                prow("follow", "peak RSS", rss, "MB")
+                prow("follow", "peak RSS", max(run["follow_rss"] for run in runs), "MB")
     return pd.DataFrame(rows)
 
 
