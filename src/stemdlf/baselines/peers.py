@@ -92,6 +92,8 @@ def train_peer(name: str, stacks: Sequence[np.ndarray], options: PeerTraining, w
     torch.set_num_threads(options.threads)
     seed_everything(options.seed, verbose=False)
     frames = _scaled(stacks)
+    # flips upside down only, as stemdlf's own training: a left-right flip would turn the afterglow,
+    # which trails each pixel along the scan line, into one that leads it
     common = dict(experiment_name=name, data_type="array", axes="SYX",
                   patch_size=[options.patch_size, options.patch_size], batch_size=options.batch_size,
                   num_epochs=1_000_000, num_steps=50, augmentations=["y_flip"])
