@@ -132,8 +132,8 @@ def test_pixel_size_honours_the_files_length_unit_and_never_makes_one_up(tmp_pat
 def test_open_stack_maps_contiguous_stacks_reads_compressed_ones_and_makes_an_image_one_frame(tmp_path):
     rng = np.random.default_rng(0)
     stack = rng.integers(0, 65535, (3, 16, 24), dtype=np.uint16)
-    tifffile.imwrite(tmp_path / "plain.tif", stack)
-    tifffile.imwrite(tmp_path / "packed.tif", stack, compression="zlib")
+    tifffile.imwrite(tmp_path / "plain.tif", stack, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "packed.tif", stack, compression="zlib", photometric="minisblack")
     tifffile.imwrite(tmp_path / "image.tif", stack[0])
     mapped, packed, image = (open_stack(tmp_path / f) for f in ("plain.tif", "packed.tif", "image.tif"))
     assert isinstance(mapped, np.memmap) and not mapped.flags.writeable  # inputs are never written
